@@ -1,0 +1,1 @@
+"""Data of chat channels, messages, questions, votes, moderation; its models arrive with its issue."""

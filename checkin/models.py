@@ -1,0 +1,1 @@
+"""Data of tickets at the door; its models arrive with its issue."""

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    name = "eventplatform"
+    label = "eventplatform"
+    verbose_name = _("Events")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The core's own socket commands and streams (hello, ping, agenda).
+        from eventplatform import handlers  # noqa: F401

@@ -1,0 +1,23 @@
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eventplatform.settings")
+django_http = get_asgi_application()  # sets Django up before the consumers import models
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from eventplatform.realtime.consumer import EventConsumer  # noqa: E402
+
+websocket_routes = [path("ws/events/<slug:slug>/", EventConsumer.as_asgi())]
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_http,
+        # A page from another site must not open a socket with our visitors' cookies.
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+    }
+)

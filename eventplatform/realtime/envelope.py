@@ -1,0 +1,83 @@
+"""The wire format of the event socket (see DESIGN.md, Realtime).
+
+Client → server: {"id": 7, "type": "chat.send", "data": {...}}
+Reply:           {"id": 7, "ok": true, "data": {...}} | {"id": 7, "ok": false, "error": {"code", "message"}}
+Push:            {"type": "chat.message", "data": {...}}
+"""
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class GatewayError(Exception):
+    """A refusal the client is told about; the connection stays open."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = str(message)
+        self.extra = extra
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.extra}
+
+
+def _dump(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    return data
+
+
+def encode(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def encode_push(type_: str, data: Any) -> str:
+    return encode({"type": type_, "data": _dump(data)})
+
+
+def encode_reply(request_id: int, data: Any) -> str:
+    return encode({"id": request_id, "ok": True, "data": _dump(data) if data is not None else {}})
+
+
+def encode_error(request_id: int | None, error: GatewayError) -> str:
+    if request_id is None:
+        return encode({"type": "error", "error": error.as_dict()})
+    return encode({"id": request_id, "ok": False, "error": error.as_dict()})
+
+
+class Frame(BaseModel):
+    id: int | None
+    type: str
+    data: dict[str, Any]
+
+
+def parse_frame(text: str) -> Frame:
+    """Parse one client frame, or raise GatewayError saying what is wrong with it.
+
+    The request id is recovered whenever the frame is an object with an integer id, so even
+    a frame with a bad type or data gets its error as a reply the client can match.
+    """
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError):
+        raise GatewayError("bad_json", "The message is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise GatewayError("bad_envelope", "The message must be a JSON object with id, type and data.")
+    request_id = payload.get("id")
+    if not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
+        raise GatewayError("bad_envelope", "The message needs an integer `id` ≥ 0 to reply to.")
+    type_ = payload.get("type")
+    if not isinstance(type_, str) or not type_:
+        raise GatewayError("bad_envelope", "The message needs a string `type`.", id=request_id)
+    data = payload.get("data", {})
+    if not isinstance(data, dict):
+        raise GatewayError("bad_envelope", "`data` must be a JSON object.", id=request_id)
+    unknown = set(payload) - {"id", "type", "data"}
+    if unknown:
+        raise GatewayError(
+            "bad_envelope", f"Unknown envelope fields: {', '.join(sorted(unknown))}.", id=request_id
+        )
+    return Frame(id=request_id, type=type_, data=data)

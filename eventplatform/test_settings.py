@@ -1,0 +1,15 @@
+"""Settings for the test suite: the normal settings with test-run defaults from the environment.
+
+Development defaults (DEBUG on, a generated key) so `pytest` needs no setup, and a Redis key
+prefix of its own so a test run never sees a development server's keys on the same Redis.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("REDIS_PREFIX", f"eptest{os.getpid()}")
+os.environ.setdefault("EP_STATE_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "state", "test"))
+
+from eventplatform.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users

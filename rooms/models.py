@@ -1,0 +1,1 @@
+"""Data of breakout rooms; its models arrive with its issue."""

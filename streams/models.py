@@ -1,0 +1,1 @@
+"""Data of the main stage; its models arrive with its issue."""
