@@ -58,7 +58,7 @@ asyncapi: install
 	$(PY) manage.py asyncapi
 
 messages: install
-	cd eventplatform && ../$(PY) ../manage.py makemessages -l de -l en --no-obsolete
+	$(PY) manage.py makemessages -l de -l en --no-obsolete --ignore '.venv/*' --ignore 'frontend/*' --ignore 'state/*' --ignore 'tests/*' --ignore 'bench/*'
 	$(PY) manage.py compilemessages
 
 bench: build

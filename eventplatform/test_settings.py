@@ -13,3 +13,7 @@ os.environ.setdefault("EP_STATE_DIR", os.path.join(os.path.dirname(os.path.dirna
 from eventplatform.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # One file per run: a benchmark or a second run at the same time must not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405

@@ -139,3 +139,126 @@ async def connect():
         except Exception:
             pass
     await close_runtime()
+
+
+# --- real processes ---------------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """The URL of the database this test run uses, for processes the tests start."""
+    from django.db import connection
+
+    cfg = connection.settings_dict
+    if cfg["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{cfg['NAME']}"
+    auth = cfg["USER"] + (f":{cfg['PASSWORD']}" if cfg["PASSWORD"] else "")
+    return f"postgres://{auth}@{cfg['HOST'] or '127.0.0.1'}:{cfg['PORT'] or 5432}/{cfg['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+def process_env(**extra: str) -> dict:
+    import os
+
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="eventplatform.test_settings",
+        DATABASE_URL=test_database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        REDIS_PREFIX=settings.REDIS_PREFIX,
+        DEBUG="1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def daphne(transactional_db, tmp_path):
+    """`daphne(**env)` starts a real daphne process on a free port and returns (port, process)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    started = []
+
+    def _start(**extra_env):
+        port = free_port()
+        log = open(tmp_path / f"daphne-{port}.log", "w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
+            env=process_env(**extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError((tmp_path / f"daphne-{port}.log").read_text())
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/", timeout=1).read()
+                return port, process
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("daphne did not start in 30 s")
+
+    yield _start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class LiveSocket:
+    """A client of a real server over a real WebSocket (the `websockets` library)."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.pushes: list[dict] = []
+
+    @classmethod
+    async def open(cls, port: int, slug: str, ticket: str) -> "LiveSocket":
+        from websockets.asyncio.client import connect
+
+        ws = await connect(
+            f"ws://127.0.0.1:{port}/ws/events/{slug}/?ticket={ticket}", origin=f"http://127.0.0.1:{port}"
+        )
+        return cls(ws)
+
+    async def request(self, type_: str, data: dict | None = None, timeout: float = 5) -> dict:
+        self.next_id += 1
+        await self.ws.send(json.dumps({"id": self.next_id, "type": type_, "data": data or {}}))
+        async with asyncio.timeout(timeout):
+            while True:
+                message = json.loads(await self.ws.recv())
+                if message.get("id") == self.next_id:
+                    return message
+                self.pushes.append(message)
+
+    async def wait_push(self, type_: str, where=lambda data: True, timeout: float = 10) -> dict:
+        for i, message in enumerate(self.pushes):
+            if message.get("type") == type_ and where(message["data"]):
+                return self.pushes.pop(i)["data"]
+        async with asyncio.timeout(timeout):
+            while True:
+                message = json.loads(await self.ws.recv())
+                if message.get("type") == type_ and where(message.get("data")):
+                    return message["data"]
+                self.pushes.append(message)
+
+    async def close(self) -> None:
+        await self.ws.close()

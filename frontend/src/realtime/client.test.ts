@@ -103,6 +103,20 @@ describe('requests', () => {
     expect(error.retryAfter).toBe(3)
   })
 
+  it('also reads retry_after from the reply data', async () => {
+    const client = makeClient()
+    client.connect()
+    const socket = await serveHello()
+    const rejected = errorOf(client.request('question.vote'))
+    socket.deliver({
+      id: socket.lastSent('question.vote').id,
+      ok: false,
+      error: { code: 'rate_limited', message: 'Slow down' },
+      data: { retry_after: 5 },
+    })
+    expect((await rejected).retryAfter).toBe(5)
+  })
+
   it('rejects with "timeout" when no reply comes, and ignores the late reply', async () => {
     const client = makeClient()
     client.connect()
@@ -220,6 +234,33 @@ describe('reconnecting', () => {
     FakeSocket.latest().drop(1006)
     await vi.advanceTimersByTimeAsync(500)
     expect(FakeSocket.instances).toHaveLength(4)
+  })
+
+  it('waits at least retry_after before retrying a rate-limited hello', async () => {
+    const client = makeClient()
+    client.connect()
+    const socket = FakeSocket.latest()
+    socket.accept()
+    socket.fail(socket.lastSent('hello').id, 'rate_limited', 'Too many connections', { retry_after: 4 })
+    await settle()
+    expect(socket.closedByClient).not.toBeNull()
+    expect(client.status).toMatchObject({ state: 'connecting', lastError: { code: 'rate_limited' } })
+    await vi.advanceTimersByTimeAsync(3999)
+    expect(FakeSocket.instances).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(FakeSocket.instances).toHaveLength(2)
+  })
+
+  it('stops when hello itself is refused for the ticket', async () => {
+    const client = makeClient()
+    client.connect()
+    const socket = FakeSocket.latest()
+    socket.accept()
+    socket.fail(socket.lastSent('hello').id, 'ticket_invalid', 'Unknown ticket')
+    await settle()
+    expect(client.status).toMatchObject({ state: 'closed', lastError: { code: 'ticket_invalid' } })
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(FakeSocket.instances).toHaveLength(1)
   })
 
   it('reconnectNow skips the wait', async () => {

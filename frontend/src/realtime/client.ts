@@ -354,7 +354,8 @@ export class RealtimeClient {
     const error =
       cause ?? this.serverError ?? new RealtimeError('connection_lost', `The connection closed (code ${code}).`)
     this.setStatus({ state: this.everConnected ? 'reconnecting' : 'connecting', lastError: error })
-    this.scheduleReconnect()
+    // A rate-limited hello says when the server will talk to us again; coming back sooner is useless.
+    this.scheduleReconnect((error.retryAfter ?? 0) * 1000)
   }
 
   /** Stops for good because the server refused us; the UI tells the user what to do. */
@@ -373,9 +374,9 @@ export class RealtimeClient {
     this.setStatus({ state: 'closed', lastError: error })
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(minimumDelayMs = 0): void {
     if (this.terminated) return
-    const delay = reconnectDelay(this.attempt, this.backoff, this.random)
+    const delay = Math.max(minimumDelayMs, reconnectDelay(this.attempt, this.backoff, this.random))
     this.attempt += 1
     this.reconnectTimer = setTimeout(() => this.open(), delay)
   }
@@ -411,7 +412,7 @@ export class RealtimeClient {
       this.pending.delete(frame.id)
       clearTimeout(pending.timer)
       if (frame.ok) pending.resolve(frame.data)
-      else pending.reject(RealtimeError.fromBody(frame.error))
+      else pending.reject(RealtimeError.fromBody(frame.error, frame.data))
       return
     }
     if (frame.type === 'error' && 'error' in frame) {

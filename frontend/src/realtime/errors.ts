@@ -30,8 +30,10 @@ export class RealtimeError extends Error {
     this.retryAfter = retryAfter
   }
 
-  static fromBody(body: ErrorBody): RealtimeError {
-    const retryAfter = typeof body.retry_after === 'number' ? body.retry_after : undefined
+  /** `retry_after` is read from the error body or, failing that, from the reply's data. */
+  static fromBody(body: ErrorBody, data?: unknown): RealtimeError {
+    const fromData = typeof data === 'object' && data !== null ? (data as { retry_after?: unknown }).retry_after : undefined
+    const retryAfter = [body.retry_after, fromData].find((value): value is number => typeof value === 'number')
     return new RealtimeError(String(body.code), String(body.message ?? ''), retryAfter)
   }
 }

@@ -19,7 +19,7 @@ export interface CommandFrame {
 /** Server → client, answering the command with the same id. */
 export type ReplyFrame =
   | { id: number; ok: true; data: unknown }
-  | { id: number; ok: false; error: ErrorBody }
+  | { id: number; ok: false; error: ErrorBody; data?: unknown }
 
 /** Server → client without an id; "error" is sent just before the server closes. */
 export type PushFrame =
