@@ -155,7 +155,14 @@ CHANNEL_LAYERS = {
     }
 }
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+def _kombu_url(redis_url: str) -> str:
+    # Kombu names a Redis unix socket redis+socket:// where redis-py says unix://.
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", _kombu_url(REDIS_URL))
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
@@ -214,6 +221,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [("app", FRONTEND_DIST)] if FRONTEND_DIST.exists() else []
+# Vite names built assets with a content hash: browsers may keep them forever.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+/app/assets/.+-[0-9A-Za-z_-]{8}\.\w+$"
 if DEBUG:
     STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise expects it; development serves from the finders
 STORAGES = {

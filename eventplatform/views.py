@@ -26,6 +26,7 @@ def ticket_link(request: HttpRequest, secret: str) -> HttpResponse:
 
 
 @require_GET
+@never_cache  # the shell names the current asset hashes; the assets themselves are immutable
 def event_app(request: HttpRequest, slug: str, view: str = "") -> HttpResponse:
     """Every route under /e/<slug>/ is the browser app; it talks to /ws/events/<slug>/."""
     get_object_or_404(Event, slug=slug)

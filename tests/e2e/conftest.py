@@ -19,7 +19,7 @@ CHROMIUM_ARGS = [
 DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist" / "index.html"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
@@ -27,12 +27,19 @@ def browser():
         pytest.skip("the frontend is not built: make build")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API refuses to start inside a running event loop; pytest-asyncio
-    # leaves none running between tests, and these tests are synchronous.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    # Playwright's sync API keeps an event loop running in this thread, which Django takes
+    # for async code and refuses ORM calls from the (synchronous) fixtures. Allowed only while
+    # the browser lives: one module at a time, so async tests elsewhere keep the check.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
