@@ -17,7 +17,7 @@ from eventplatform.realtime import groups
 from eventplatform.realtime.actor import Actor
 from eventplatform.realtime.auth import authenticate
 from eventplatform.realtime.envelope import GatewayError, encode_error, encode_push, encode_reply, parse_frame
-from eventplatform.realtime.registry import COMMANDS
+from eventplatform.realtime.registry import COMMANDS, CONNECT_HOOKS, DISCONNECT_HOOKS
 from eventplatform.realtime.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,16 @@ class EventConsumer(AsyncWebsocketConsumer):
         if actor.roles & {"moderator", "organizer"}:
             await self.join(groups.moderators(actor.event_id))
         await runtime().presence.enter(actor.event_id, self.conn_id, self._profile())
+        for hook in CONNECT_HOOKS:
+            await hook(self)
 
     async def disconnect(self, code) -> None:
+        if self.actor is not None:
+            for hook in DISCONNECT_HOOKS:
+                try:
+                    await hook(self)
+                except Exception:  # one feature's cleanup must not skip the others'
+                    log.exception("disconnect hook %s failed", hook.__qualname__)
         for group in list(getattr(self, "groups_joined", ())):
             await self.leave(group)
         if self.actor is not None:

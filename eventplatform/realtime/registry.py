@@ -3,6 +3,8 @@
 - commands: `@command("chat.send", schema=SendIn, reply=MessageOut, permission=perms.participant)`
 - pushes:   `declare_push("chat.message", MessageOut, "…")` documents what the server sends
 - streams:  `@stream("agenda")` provides a stream's part of the snapshot and its resume
+- hooks:    `@on_connect` / `@on_disconnect` run for every socket after authentication and
+            at its end (e.g. join the groups a feature pushes to, place a late arrival)
 
 The AsyncAPI document is generated from these registrations (realtime/asyncapi.py).
 """
@@ -48,6 +50,8 @@ class PushSpec:
 COMMANDS: dict[str, CommandSpec] = {}
 PUSHES: dict[str, PushSpec] = {}
 STREAMS: dict[str, Callable[..., Awaitable[dict]]] = {}
+CONNECT_HOOKS: list[Callable[..., Awaitable[None]]] = []
+DISCONNECT_HOOKS: list[Callable[..., Awaitable[None]]] = []
 
 
 def command(
@@ -88,3 +92,15 @@ def stream(name: str):
         return func
 
     return register
+
+
+def on_connect(func):
+    """`async def hook(conn)`: runs once per socket, after authentication, before `hello`."""
+    CONNECT_HOOKS.append(func)
+    return func
+
+
+def on_disconnect(func):
+    """`async def hook(conn)`: runs once when an authenticated socket ends (errors are logged)."""
+    DISCONNECT_HOOKS.append(func)
+    return func

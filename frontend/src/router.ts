@@ -3,7 +3,7 @@ import type { EventView } from './event/eventViews'
 import EventHome from './views/EventHome.vue'
 import EventLayout from './views/EventLayout.vue'
 import NotFound from './views/NotFound.vue'
-import ReservedView from './views/ReservedView.vue'
+import PanelView from './views/PanelView.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -12,7 +12,7 @@ declare module 'vue-router' {
 }
 
 function reserved(view: EventView): RouteRecordRaw {
-  return { path: view, name: view, component: ReservedView, props: { view }, meta: { view } }
+  return { path: view, name: view, component: PanelView, props: { view }, meta: { view } }
 }
 
 export const routes: RouteRecordRaw[] = [

@@ -1,6 +1,7 @@
 import { createI18n } from 'vue-i18n'
 import de from './de.json'
 import en from './en.json'
+import { featureMessages } from '../features/messages'
 
 export const supportedLocales = ['de', 'en'] as const
 export type Locale = (typeof supportedLocales)[number]
@@ -41,7 +42,10 @@ export const i18n = createI18n({
   legacy: false,
   locale: detectLocale(readSavedLocale(), browserLanguages()),
   fallbackLocale,
-  messages: { de, en },
+  messages: (() => {
+    const features = featureMessages()
+    return { de: { ...de, ...features.de }, en: { ...en, ...features.en } }
+  })(),
 })
 
 /** Switches the UI language, remembers it, and tells assistive technology via <html lang>. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import de from './de.json'
 import en from './en.json'
 import { detectLocale } from './index'
+import { featureMessages } from '../features/messages'
 
 function keyPaths(messages: unknown, prefix = ''): string[] {
   if (typeof messages !== 'object' || messages === null) return [prefix]
@@ -11,6 +12,14 @@ function keyPaths(messages: unknown, prefix = ''): string[] {
 describe('translations', () => {
   it('have the same keys in German and English', () => {
     expect(keyPaths(de).sort()).toEqual(keyPaths(en).sort())
+  })
+
+  it('have the same keys in German and English in every feature', () => {
+    const features = featureMessages()
+    expect(Object.keys(features.de).sort()).toEqual(Object.keys(features.en).sort())
+    for (const name of Object.keys(features.de)) {
+      expect(keyPaths(features.de[name]).sort(), name).toEqual(keyPaths(features.en[name]).sort())
+    }
   })
 
   it('have no empty messages', () => {

@@ -1,6 +1,7 @@
 import { inject, provide, shallowRef, type InjectionKey, type ShallowRef } from 'vue'
 import { RealtimeClient, type ConnectionStatus, type RealtimeClientOptions } from './client'
 import type { Agenda, EventInfo, Me, Presence } from './protocol'
+import { setupFeatures } from '../features/registry'
 
 type ReadonlyRef<T> = Readonly<ShallowRef<T>>
 
@@ -27,6 +28,7 @@ export function createEventConnection(
 ): EventConnection {
   const client = new RealtimeClient({ url: eventSocketUrl(slug), ...options })
   client.followStream('agenda', 'agenda.update', 'full')
+  setupFeatures(client)
 
   const status = shallowRef(client.status)
   const event = shallowRef<EventInfo | null>(null)
