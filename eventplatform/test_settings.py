@@ -14,6 +14,8 @@ from eventplatform.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
 
+# One test database per run: a benchmark or a second run at the same time must not share it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    # One file per run: a benchmark or a second run at the same time must not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
