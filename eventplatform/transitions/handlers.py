@@ -106,4 +106,4 @@ async def transitions_stream(conn, cursor: int | None) -> dict:
     payload = await load()
     if cursor == payload["cursor"]:
         return {"mode": "unchanged", "cursor": payload["cursor"]}
-    return {"mode": "full", "cursor": payload["cursor"], "data": payload["transitions"]}
+    return {"mode": "full", "cursor": payload["cursor"], "data": payload["data"]}

@@ -50,8 +50,10 @@ class TransitionOut(BaseModel):
 
 
 class PlanOut(BaseModel):
+    """The "transitions" stream as a full replacement: recent and upcoming transitions."""
+
     cursor: int
-    transitions: list[TransitionOut]
+    data: list[TransitionOut]
 
 
 class SessionOut(BaseModel):

@@ -51,7 +51,7 @@ def plan(event_id: int, now=None, limit: int = 40) -> list[dict]:
 
 
 def plan_payload(event_id: int) -> dict:
-    return {"cursor": plan_cursor(event_id), "transitions": plan(event_id)}
+    return {"cursor": plan_cursor(event_id), "data": plan(event_id)}
 
 
 def audit_log(event_id: int, limit: int = 100) -> list[AuditEntry]:

@@ -152,7 +152,7 @@ def move_session(session: Session, *, start, end, room_id: int | None = ..., act
     from eventplatform import services as core
 
     with transaction.atomic():
-        session = Session.objects.select_for_update().select_related("room").get(pk=session.pk)
+        session = Session.objects.select_for_update(of=("self",)).select_related("room").get(pk=session.pk)
         before = {"start": session.start.isoformat(), "end": session.end.isoformat(), "room_id": session.room_id}
         session.start, session.end = start, end
         if room_id is not ...:
@@ -170,7 +170,7 @@ def move_session(session: Session, *, start, end, room_id: int | None = ..., act
 # --- moderator overrides ------------------------------------------------------------------------
 
 def _locked_session(event: Event, session_id: int) -> Session:
-    session = Session.objects.select_for_update().select_related("room", "event").filter(
+    session = Session.objects.select_for_update(of=("self",)).select_related("room", "event").filter(
         pk=session_id, event=event
     ).first()
     if session is None:
@@ -204,7 +204,7 @@ def start_now(event: Event, session_id: int, *, actor: Participant | None, now=N
         before = _times(session)
         ended = []
         if session.room_id:
-            running = Session.objects.select_for_update().filter(
+            running = Session.objects.select_for_update(of=("self",)).filter(
                 room_id=session.room_id, start__lte=now, end__gt=now
             ).exclude(pk=session.pk)
             for other in running:
@@ -261,7 +261,7 @@ def skip(event: Event, transition_id: int, *, actor: Participant | None, now=Non
     """Leave out one planned transition (e.g. a warning, or a session's start)."""
     now = now or timezone.now()
     with transaction.atomic():
-        t = Transition.objects.select_for_update().select_related("session").filter(pk=transition_id, event=event).first()
+        t = Transition.objects.select_for_update(of=("self",)).select_related("session").filter(pk=transition_id, event=event).first()
         if t is None:
             raise GatewayError("transition_not_found", _("There is no such transition in this event."))
         if t.state != State.PLANNED:
@@ -307,7 +307,7 @@ def reconcile(now=None) -> dict:
         # skip_locked: a claim whose worker is alive and in its transaction stays locked and is
         # left alone; a dead worker's lock went with its connection.
         expired = list(
-            Transition.objects.select_for_update(skip_locked=True)
+            Transition.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("session")
             .filter(state=State.RUNNING, lease_until__lt=now)
         )
@@ -367,7 +367,7 @@ def _run_earlier_of_same_place(transition_id: int, now) -> None:
 
 def _take_effect(transition_id: int, token: str, now) -> str:
     with transaction.atomic():
-        t = Transition.objects.select_for_update().select_related("session__room", "event").get(pk=transition_id)
+        t = Transition.objects.select_for_update(of=("self",)).select_related("session__room", "event").get(pk=transition_id)
         if t.state != State.RUNNING or t.claim_token != token:
             return "lost_claim"  # the lease expired and another worker took it over
         session = t.session
@@ -393,7 +393,7 @@ def _take_effect(transition_id: int, token: str, now) -> str:
 
 def _after_failure(transition_id: int, token: str, exc: Exception) -> str:
     with transaction.atomic():
-        t = Transition.objects.select_for_update().select_related("session").get(pk=transition_id)
+        t = Transition.objects.select_for_update(of=("self",)).select_related("session").get(pk=transition_id)
         if t.state != State.RUNNING or t.claim_token != token:
             return "lost_claim"
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -78,7 +78,7 @@ async def test_a_connected_client_gets_the_transition_and_the_notice(planned, pe
     notice = await client.wait_push("agenda.notice")
     assert notice["kind"] == "live" and notice["session_title"] == "Welcome"
     plan = await client.wait_push("agenda.plan")
-    assert plan["transitions"][0]["state"] == "done"
+    assert plan["data"][0]["state"] == "done"
 
 
 def test_a_failing_action_rolls_back_everything_and_is_retried_then_marked_failed(planned, monkeypatch, settings):
@@ -172,7 +172,7 @@ async def test_moderator_extends_and_the_warnings_move_with_the_end(planned, peo
     reply = await client.request("agenda.extend", {"session_id": welcome.pk, "minutes": 10})
     assert reply["ok"], reply
     plan = await client.wait_push("agenda.plan")
-    warning = next(t for t in plan["transitions"] if t["session_id"] == welcome.pk and t["warning_minutes"] == 5)
+    warning = next(t for t in plan["data"] if t["session_id"] == welcome.pk and t["warning_minutes"] == 5)
     new_end = welcome.end + timedelta(minutes=10)
     assert warning["due_at"].startswith((new_end - timedelta(minutes=5)).isoformat()[:19])
     entry = await sync_to_async(lambda: AuditEntry.objects.select_related("actor").get(action="extend"))()
