@@ -261,7 +261,10 @@ TRANSITIONS = {
     # ETA tasks are sent only this far ahead (far below the broker's visibility timeout).
     "HORIZON_SECONDS": env_int("TRANSITIONS_HORIZON_SECONDS", 60),
     # An overdue transition whose task was sent this long ago is sent again (lost task).
-    "RESEND_SECONDS": env_int("TRANSITIONS_RESEND_SECONDS", 5),
+    # Long enough that a backlog in the queue is not mistaken for lost tasks and sent again.
+    "RESEND_SECONDS": env_int("TRANSITIONS_RESEND_SECONDS", 15),
+    # Transitions taking effect together make one plan push per event per this many ms.
+    "PLAN_COALESCE_MS": env_int("TRANSITIONS_PLAN_COALESCE_MS", 250),
     "MAX_ATTEMPTS": env_int("TRANSITIONS_MAX_ATTEMPTS", 3),
     "TASK_TIME_LIMIT": env_int("TRANSITIONS_TASK_TIME_LIMIT", 120),
 }

@@ -387,7 +387,7 @@ def _take_effect(transition_id: int, token: str, now) -> str:
                detail={"moment": t.moment, "warning_minutes": t.warning_minutes, "due_at": t.due_at.isoformat(),
                        "late_ms": t.late_ms, "attempt": t.attempts, "actions": names, "reason": t.reason})
         bus.publish_on_commit(groups.event(t.event_id), "agenda.transition", TransitionOut(**selectors.transition_out(t)))
-        _publish_plan(t.event_id)
+        _publish_plan(t.event_id, coalesce=True)
         return str(t.state)
 
 
@@ -408,7 +408,7 @@ def _after_failure(transition_id: int, token: str, exc: Exception) -> str:
                session=t.session, transition=t, detail={"error": error, "attempt": t.attempts})
         if t.state == State.FAILED:
             bus.publish_on_commit(groups.event(t.event_id), "agenda.transition", TransitionOut(**selectors.transition_out(t)))
-        _publish_plan(t.event_id)
+        _publish_plan(t.event_id, coalesce=True)
         return "failed" if t.state == State.FAILED else "retry"
 
 
@@ -423,8 +423,31 @@ def _audit(event, kind, action, *, session=None, transition=None, actor=None, de
     )
 
 
-def _publish_plan(event_id: int) -> None:
-    # Built after commit, so it shows the committed plan (absolute times: clients count down).
-    transaction.on_commit(
-        lambda: bus.publish(groups.event(event_id), "agenda.plan", PlanOut(**selectors.plan_payload(event_id)))
-    )
+def _publish_plan(event_id: int, *, coalesce: bool = False) -> None:
+    """Push the event's plan after commit (absolute times: clients count down themselves).
+
+    Overrides push at once. Transitions taking effect coalesce: many due together (20 rooms
+    closing at 11:32) make one plan push per event per PLAN_COALESCE_MS, not one each; every
+    transition still gets its own `agenda.transition` push immediately.
+    """
+    if not coalesce:
+        transaction.on_commit(lambda: publish_plan_now(event_id))
+        return
+
+    def schedule() -> None:
+        from eventplatform.transitions.tasks import publish_plan_task
+
+        delay_ms = config("PLAN_COALESCE_MS")
+        if bus.sync_redis().set(_plan_pending_key(event_id), "1", nx=True, px=delay_ms * 4):
+            publish_plan_task.apply_async(args=[event_id], countdown=delay_ms / 1000)
+
+    transaction.on_commit(schedule)
+
+
+def _plan_pending_key(event_id: int) -> str:
+    return f"{settings.REDIS_PREFIX}:transitions:plan-pending:{event_id}"
+
+
+def publish_plan_now(event_id: int) -> None:
+    bus.sync_redis().delete(_plan_pending_key(event_id))  # changes after this point push again
+    bus.publish(groups.event(event_id), "agenda.plan", PlanOut(**selectors.plan_payload(event_id)))

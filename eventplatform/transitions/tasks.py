@@ -28,3 +28,9 @@ def run_transition_task(transition_id: int) -> str:
 def reconcile_task() -> dict:
     return services.reconcile()
 
+
+
+@shared_task(name="transitions.publish_plan", ignore_result=True)
+def publish_plan_task(event_id: int) -> None:
+    """One plan push for all transitions of an event that took effect in the last moment."""
+    services.publish_plan_now(event_id)

@@ -71,6 +71,9 @@ async def test_a_transition_fires_on_time_and_a_connected_client_sees_it(event, 
     assert notice["session_title"] == "T:Opening" and notice["room_id"] == session.room_id
     pushed = await client.wait_push("agenda.transition", where=lambda d: d["id"] == start.pk)
     assert pushed["state"] == "done"
+    plan = await client.wait_push("agenda.plan", where=lambda d: any(t["id"] == start.pk and t["state"] == "done"
+                                                                     for t in d["data"]))
+    assert plan["cursor"] > 0
     await sync_to_async(start.refresh_from_db)()
     assert start.state == S.DONE and start.attempts == 1
     # Not before its time, and not a sweep later either (the figures are in bench/).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { mergeCatalogues } from '../../i18n'
+import { foldTransition } from './usePlan'
 import {
   applyNotice,
   controllableSessions,
@@ -110,5 +111,15 @@ describe('translations', () => {
     expect(mergeCatalogues({ agenda: { title: 'Agenda', kind: { talk: 'Talk' } } }, { agenda: { control: { title: 'C' } } })).toEqual({
       agenda: { title: 'Agenda', kind: { talk: 'Talk' }, control: { title: 'C' } },
     })
+  })
+})
+
+describe('a transition push', () => {
+  it('replaces its entry in the plan, or adds it', () => {
+    const a = tr(1, 'start', '2026-05-04T10:00:00Z')
+    const done = { ...a, state: 'done' as const }
+    expect(foldTransition([a], done)).toEqual([done])
+    const b = tr(2, 'end', '2026-05-04T10:30:00Z', 'skipped')
+    expect(foldTransition([a], b)).toEqual([a, b])
   })
 })
