@@ -108,7 +108,7 @@ def replan_event(event: Event, *, now=None) -> int:
         _audit(event, AuditEntry.Kind.REPLAN, "replanned",
                detail={"moved": len(changed), "removed": len(stale), "skipped": skipped})
         _publish_plan(event.pk)
-        transaction.on_commit(enqueue_due)
+        transaction.on_commit(_enqueue_due_soon)
     return len(changed) + len(stale) + len(skipped)
 
 
@@ -279,6 +279,15 @@ def skip(event: Event, transition_id: int, *, actor: Participant | None, now=Non
 
 # --- execution ----------------------------------------------------------------------------------
 
+def _enqueue_due_soon() -> None:
+    # After an agenda edit: send what is now due without waiting for beat. If the broker is
+    # unreachable the edit stands; the reconciler sends the tasks once it is back.
+    try:
+        enqueue_due()
+    except Exception:
+        logger.exception("could not send due transitions now; the reconciler will")
+
+
 def enqueue_due(now=None) -> int:
     """Send an ETA task for each planned transition due within the horizon not yet sent for its
     current due time, and again for one overdue whose task seems lost. Returns how many."""
@@ -438,8 +447,13 @@ def _publish_plan(event_id: int, *, coalesce: bool = False) -> None:
         from eventplatform.transitions.tasks import publish_plan_task
 
         delay_ms = config("PLAN_COALESCE_MS")
-        if bus.sync_redis().set(_plan_pending_key(event_id), "1", nx=True, px=delay_ms * 4):
-            publish_plan_task.apply_async(args=[event_id], countdown=delay_ms / 1000)
+        try:
+            if bus.sync_redis().set(_plan_pending_key(event_id), "1", nx=True, px=delay_ms * 4):
+                publish_plan_task.apply_async(args=[event_id], countdown=delay_ms / 1000)
+        except Exception:
+            # The transition has taken effect and its own push went out; clients also fold
+            # `agenda.transition` into their plan, so a lost plan push only delays the list.
+            logger.exception("could not schedule the plan push of event %s", event_id)
 
     transaction.on_commit(schedule)
 
