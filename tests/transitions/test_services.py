@@ -300,3 +300,20 @@ async def test_an_organizer_moves_a_session_and_its_transitions_follow(planned, 
     assert minutes == {10, 2}
     bad = await client.request("agenda.set_warnings", {"minutes": [0]})
     assert bad["error"]["code"] == "bad_warnings"
+
+
+def test_organizers_read_the_audit_log_in_the_back_office_and_cannot_edit_it(planned, people, client):
+    from django.contrib.auth import get_user_model
+
+    welcome = _session(planned, "Welcome")
+    transitions.extend(planned, welcome.pk, 5, actor=people["moderator"])
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.org", "pw")
+    client.force_login(admin)
+    page = client.get("/admin/eventplatform/auditentry/")
+    assert page.status_code == 200
+    assert "extend" in page.content.decode() and "Moderator" in page.content.decode()
+    assert client.get("/admin/eventplatform/transition/").status_code == 200
+    entry = AuditEntry.objects.get(action="extend")
+    assert client.get("/admin/eventplatform/auditentry/add/").status_code == 403
+    assert client.post(f"/admin/eventplatform/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()
