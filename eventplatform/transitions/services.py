@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from eventplatform import agenda_actions
-from eventplatform.models import Event, Participant, Session
+from eventplatform.models import Event, Participant, Room, Session
 from eventplatform.realtime import bus, groups
 from eventplatform.realtime.envelope import GatewayError
 from eventplatform.transitions import planning, selectors
@@ -157,7 +157,9 @@ def move_session(session: Session, *, start, end, room_id: int | None = ..., act
         session.start, session.end = start, end
         if room_id is not ...:
             session.room_id = room_id
-            session.room = None if room_id is None else session.room.__class__.objects.get(pk=room_id)
+            session.room = None if room_id is None else Room.objects.filter(pk=room_id).first()
+            if room_id is not None and session.room is None:
+                raise GatewayError("room_not_found", _("There is no such room."))
         _session_problem(session)
         session.save(update_fields=["start", "end", "room"])
         after = {"start": session.start.isoformat(), "end": session.end.isoformat(), "room_id": session.room_id}

@@ -300,6 +300,13 @@ async def test_an_organizer_moves_a_session_and_its_transitions_follow(planned, 
     assert minutes == {10, 2}
     bad = await client.request("agenda.set_warnings", {"minutes": [0]})
     assert bad["error"]["code"] == "bad_warnings"
+    # Into a room that does not exist, or with the end before the start: refused, nothing moves.
+    times = {"start": new_start.isoformat(), "end": (new_start + timedelta(minutes=30)).isoformat()}
+    missing = await client.request("agenda.move", {"session_id": wrap.pk, "room_id": 999999, **times})
+    assert missing["error"]["code"] == "room_not_found"
+    backwards = await client.request("agenda.move", {"session_id": wrap.pk, "start": times["end"], "end": times["start"]})
+    assert backwards["error"]["code"] == "agenda_invalid"
+    assert (await sync_to_async(_t)(wrap, "start")).due_at == new_start
 
 
 def test_organizers_read_the_audit_log_in_the_back_office_and_cannot_edit_it(planned, people, client):
