@@ -11,3 +11,6 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # The core's own socket commands and streams (hello, ping, agenda).
         from eventplatform import handlers  # noqa: F401
+
+        # Schedule-driven transitions: socket commands, the core's own agenda actions, Celery tasks.
+        from eventplatform.transitions import actions, admin, handlers as transition_handlers, tasks  # noqa: F401

@@ -198,3 +198,6 @@ class Ticket(models.Model):
         if self.participant.is_removed:
             return "ticket_revoked"
         return None
+
+# Schedule-driven transitions live in their own module of the core (eventplatform/transitions/).
+from eventplatform.transitions.models import AuditEntry, Transition, TransitionSettings  # noqa: E402,F401

@@ -33,9 +33,13 @@ def agenda_problems(session: Session) -> dict[str, list[str]]:
 
 
 def agenda_changed(event: Event) -> None:
-    """Call after any change to an event's rooms or sessions: clients get the new agenda."""
+    """Call after any change to an event's rooms or sessions: clients get the new agenda, and
+    the session transitions move with it."""
+    from eventplatform.transitions.services import replan_event
+
     with transaction.atomic():
         Event.objects.filter(pk=event.pk).update(agenda_version=F("agenda_version") + 1)
+        replan_event(event)
         version = selectors.agenda_version(event.pk)
         payload = {"cursor": version, "data": selectors.agenda(event.pk)}
         bus.publish_on_commit(groups.event(event.pk), "agenda.update", payload)

@@ -250,3 +250,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# --- transitions ---
+# Schedule-driven session transitions (eventplatform/transitions, docs/features/transitions.md).
+TRANSITIONS = {
+    # A claimed transition whose worker has not finished it after this long is handed back.
+    "LEASE_SECONDS": env_int("TRANSITIONS_LEASE_SECONDS", 30),
+    # The reconciler (beat) runs this often: frees expired claims, sends what is due.
+    "RECONCILE_SECONDS": float(os.environ.get("TRANSITIONS_RECONCILE_SECONDS", "2")),
+    # ETA tasks are sent only this far ahead (far below the broker's visibility timeout).
+    "HORIZON_SECONDS": env_int("TRANSITIONS_HORIZON_SECONDS", 60),
+    # An overdue transition whose task was sent this long ago is sent again (lost task).
+    # Long enough that a backlog in the queue is not mistaken for lost tasks and sent again.
+    "RESEND_SECONDS": env_int("TRANSITIONS_RESEND_SECONDS", 15),
+    # Transitions taking effect together make one plan push per event per this many ms.
+    "PLAN_COALESCE_MS": env_int("TRANSITIONS_PLAN_COALESCE_MS", 250),
+    "MAX_ATTEMPTS": env_int("TRANSITIONS_MAX_ATTEMPTS", 3),
+    "TASK_TIME_LIMIT": env_int("TRANSITIONS_TASK_TIME_LIMIT", 120),
+}
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "transitions.reconcile": {
+        "task": "transitions.reconcile",
+        "schedule": TRANSITIONS["RECONCILE_SECONDS"],
+        "options": {"expires": TRANSITIONS["RECONCILE_SECONDS"]},
+    },
+}

@@ -38,13 +38,30 @@ function browserLanguages(): readonly string[] {
   return nav.languages?.length ? nav.languages : [nav.language]
 }
 
+type Catalogue = Record<string, unknown>
+
+function isCatalogue(value: unknown): value is Catalogue {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+// A feature may share a name with a core section (the "agenda" feature adds to "agenda.*"):
+// merge section by section, so neither replaces the other's keys.
+export function mergeCatalogues<T extends Catalogue>(base: T, extra: Catalogue): T {
+  const merged: Catalogue = { ...base }
+  for (const [key, value] of Object.entries(extra)) {
+    const existing = merged[key]
+    merged[key] = isCatalogue(existing) && isCatalogue(value) ? mergeCatalogues(existing, value) : value
+  }
+  return merged as T
+}
+
 export const i18n = createI18n({
   legacy: false,
   locale: detectLocale(readSavedLocale(), browserLanguages()),
   fallbackLocale,
   messages: (() => {
     const features = featureMessages()
-    return { de: { ...de, ...features.de }, en: { ...en, ...features.en } }
+    return { de: mergeCatalogues(de, features.de), en: mergeCatalogues(en, features.en) }
   })(),
 })
 
