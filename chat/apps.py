@@ -10,8 +10,10 @@ class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chat import handlers  # noqa: F401  (registers the socket commands)
-        from chat import services
+        from chat import (
+            handlers,  # noqa: F401  (registers the socket commands)
+            services,
+        )
         from eventplatform.agenda_actions import Moment, agenda_action
 
         # Q&A follows the talk on the stage: opens at its start, closes at its end.

@@ -3,6 +3,7 @@
 import time
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from chat import live, selectors, services
@@ -66,10 +67,10 @@ def _readable(conn, channel: Channel) -> bool:
 
 @on_connect
 async def join_open_channels(conn) -> None:
+    # Breakout chats are joined with chat.watch once the person is in the room.
     for channel in await _channels(conn.event_id):
-        if channel.kind != Channel.Kind.BREAKOUT or _readable(conn, channel):
-            if channel.kind != Channel.Kind.BREAKOUT:
-                await conn.join(services.channel_group(channel.pk))
+        if channel.kind != Channel.Kind.BREAKOUT:
+            await conn.join(services.channel_group(channel.pk))
 
 
 def _call(func, **kwargs):
@@ -278,8 +279,6 @@ async def poll_vote(conn, msg: s.PollVoteIn) -> dict:
 # --- resume ----------------------------------------------------------------------------------------
 
 def _chat_stream(event_id: int, channel_ids: list[int], cursor: int | None) -> dict:
-    from django.conf import settings
-
     now = selectors.chat_cursor(event_id)
     if cursor is not None and cursor == now:
         return {"mode": "unchanged", "cursor": now}

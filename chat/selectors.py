@@ -3,7 +3,16 @@
 from django.conf import settings
 from django.db.models import Max
 
-from chat.models import QA, Channel, ChatSequence, Message, Poll, PollBallot, Question, Vote
+from chat.models import (
+    QA,
+    Channel,
+    ChatSequence,
+    Message,
+    Poll,
+    PollBallot,
+    Question,
+    Vote,
+)
 from eventplatform.models import Participant
 
 
@@ -132,10 +141,9 @@ def qa_state(event_id: int, participant_id: int, *, moderator: bool) -> dict:
     if not moderator:
         questions = questions.filter(state__in=[Question.State.VISIBLE, Question.State.ANSWERED])
     shape = question_full if moderator else question_public
-    polls = list(
-        Poll.objects.filter(channel__event_id=event_id).exclude(state=Poll.State.DRAFT if not moderator else "-")
-        .prefetch_related("options")
-    )
+    polls = Poll.objects.filter(channel__event_id=event_id).prefetch_related("options")
+    if not moderator:
+        polls = polls.exclude(state=Poll.State.DRAFT)  # drafts are the moderators' own
     return {
         "qas": [qa_out(qa) for qa in qas],
         "questions": [shape(q) for q in questions],

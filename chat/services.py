@@ -4,12 +4,11 @@ Services take the acting participant's id and roles (from the socket's Actor) an
 `GatewayError(code, message)` for a refusal: the codes are stable, the frontend translates them.
 """
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,16 +86,9 @@ def _mentions(event_id: int, text: str) -> list[int]:
     if "@" not in text:
         return []
     lowered = text.casefold()
-    people = Participant.objects.filter(event_id=event_id, is_removed=False).filter(
-        models_q_presenters()
-    ).values_list("pk", "name")
+    presenters = Q(is_speaker=True) | Q(is_moderator=True) | Q(is_organizer=True)
+    people = Participant.objects.filter(presenters, event_id=event_id, is_removed=False).values_list("pk", "name")
     return [pk for pk, name in people if f"@{name.casefold()}" in lowered]
-
-
-def models_q_presenters():
-    from django.db.models import Q
-
-    return Q(is_speaker=True) | Q(is_moderator=True) | Q(is_organizer=True)
 
 
 def _channel_for(event_id: int, channel_id: int) -> Channel:

@@ -4,7 +4,14 @@ import pytest
 
 from chat.models import Channel, Message, ModerationAction, Mute
 from eventplatform.models import Participant
-from tests.chat.conftest import breakout_channel, channel_of, drop, enter_room, key, no_push
+from tests.chat.conftest import (
+    breakout_channel,
+    channel_of,
+    drop,
+    enter_room,
+    key,
+    no_push,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
