@@ -276,3 +276,22 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": TRANSITIONS["RECONCILE_SECONDS"]},
     },
 }
+
+# --- chat ---
+CHAT = {
+    # Longest chat message and question, in characters.
+    "MESSAGE_MAX_LENGTH": env_int("CHAT_MESSAGE_MAX_LENGTH", 1000),
+    "QUESTION_MAX_LENGTH": env_int("CHAT_QUESTION_MAX_LENGTH", 500),
+    # An author may edit or delete their message for this many seconds after sending.
+    "EDIT_WINDOW": env_int("CHAT_EDIT_WINDOW", 300),
+    # Per person, beyond the gateway's generic limit: at most SEND_LIMIT messages and
+    # questions per SEND_WINDOW seconds.
+    "SEND_LIMIT": env_int("CHAT_SEND_LIMIT", 5),
+    "SEND_WINDOW": env_int("CHAT_SEND_WINDOW", 10),
+    # Reactions go out once per this many ms per stage; vote and poll counts at most this often.
+    "REACTION_FLUSH_MS": env_int("CHAT_REACTION_FLUSH_MS", 1000),
+    "COUNT_FLUSH_MS": env_int("CHAT_COUNT_FLUSH_MS", 300),
+    # The chat stream sends a delta of at most this many changes, else a fresh page.
+    "RESUME_MAX": env_int("CHAT_RESUME_MAX", 500),
+    "PAGE_SIZE": env_int("CHAT_PAGE_SIZE", 50),
+}
