@@ -1,42 +1,15 @@
 """The round's timer with a real Celery worker: it warns, then closes the rooms once."""
 
 import asyncio
-import subprocess
-import sys
-import time
-
 import pytest
 from channels.db import database_sync_to_async
 
 from eventplatform.models import Room
 from rooms import services, tasks
 from rooms.models import Assignment, BreakoutRound
-from tests.conftest import process_env
+from tests.rooms.processes import celery_worker as worker  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def worker(transactional_db, tmp_path):
-    log = tmp_path / "worker.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "eventplatform", "worker", "--pool", "solo",
-         "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=process_env(ROOMS_WARNING_SECONDS="2"),
-        stdout=open(log, "w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "ready" not in log.read_text():
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text())
-        time.sleep(0.2)
-    yield process, log
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 async def test_timer_warns_and_closes_rooms_with_a_real_worker(event, people, connect, worker, settings):
