@@ -10,6 +10,7 @@ Who is *in the call* of a room right now (and their mute/camera/screen state) is
 kept in Redis next to presence: it is what peers need to start connections, not a record.
 """
 
+import heapq
 import json
 import random
 from collections import defaultdict
@@ -35,6 +36,7 @@ class Outbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, str]] = []
         self.call_removals: list[tuple[int, int]] = []  # (room id, participant id)
+        self.announce_event: int | None = None
 
     def push(self, group: str, type_: str, data) -> None:
         self.messages.append((channel_for(group), encode_push(type_, data)))
@@ -50,8 +52,8 @@ class Outbox:
         self.push(groups.room(room_id), "rooms.peer.left", {"room_id": room_id, "participant_id": participant_id})
 
     def send_on_commit(self) -> None:
-        messages, removals = self.messages, self.call_removals
-        if not messages and not removals:
+        messages, removals, announce = self.messages, self.call_removals, self.announce_event
+        if not messages and not removals and announce is None:
             return
 
         def send() -> None:
@@ -61,6 +63,13 @@ class Outbox:
             for channel, text in messages:
                 pipe.publish(channel, text)
             pipe.execute()
+            if announce is not None:
+                # Read after the commit and sent after the moves themselves: the moved people
+                # are not kept waiting for the moderators' overview to be built.
+                pipe = sync_redis().pipeline(transaction=False)
+                pipe.publish(channel_for(groups.event(announce)), encode_push("rooms.rooms", {"rooms": rooms_public(announce)}))
+                pipe.publish(channel_for(groups.moderators(announce)), encode_push("rooms.overview", overview(announce)))
+                pipe.execute()
 
         transaction.on_commit(send)
 
@@ -237,9 +246,8 @@ def create_breakout(
 
 
 def _announce_rooms(event_id: int, outbox: Outbox) -> None:
-    """Attendees see the rooms with their counts; moderators see who is where."""
-    outbox.push(groups.event(event_id), "rooms.rooms", {"rooms": rooms_public(event_id)})
-    outbox.push(groups.moderators(event_id), "rooms.overview", overview(event_id))
+    """Attendees see the rooms with their counts; moderators see who is where (after commit)."""
+    outbox.announce_event = event_id
 
 
 def _apply(event_id: int, placements: dict[int, Breakout], source: str, outbox: Outbox) -> None:
@@ -377,22 +385,36 @@ def balanced_plan(
     plan: dict[int, Breakout] = {}
     order = list(rooms)
     rng.shuffle(order)  # ties between equally full rooms go to a random one
-    for unit in units:
-        def fits(b: Breakout) -> bool:
-            cap = b.room.capacity
-            return cap is None or load[b.pk] + len(unit) <= cap
+    caps = {b.pk: b.room.capacity for b in order}
 
-        def conflicts(b: Breakout) -> int:
-            return sum(1 for pid in unit if apart_of[pid] & members[b.pk])
-
-        candidates = [b for b in order if fits(b)]
-        if not candidates:
-            raise GatewayError("rooms_full", _("The open rooms have no space left for everyone."))
-        best = min(candidates, key=lambda b: (conflicts(b), load[b.pk]))
+    def place(unit: list[int], b: Breakout) -> None:
         for pid in unit:
-            plan[pid] = best
-            members[best.pk].add(pid)
-        load[best.pk] += len(unit)
+            plan[pid] = b
+            members[b.pk].add(pid)
+        load[b.pk] += len(unit)
+
+    def full() -> GatewayError:
+        return GatewayError("rooms_full", _("The open rooms have no space left for everyone."))
+
+    # Groups and people with constraints: look at every room (there are few of them).
+    simple_from = next((i for i, u in enumerate(units) if len(u) == 1 and not apart_of[u[0]]), len(units))
+    for unit in units[:simple_from]:
+        candidates = [b for b in order if caps[b.pk] is None or load[b.pk] + len(unit) <= caps[b.pk]]
+        if not candidates:
+            raise full()
+        best = min(candidates, key=lambda b: (sum(1 for pid in unit if apart_of[pid] & members[b.pk]), load[b.pk]))
+        place(unit, best)
+    # Everyone else: always the emptiest room, from a heap (1,000 people into 100 rooms in
+    # milliseconds rather than a scan of every room per person).
+    heap = [(load[b.pk], i, b) for i, b in enumerate(order) if caps[b.pk] is None or load[b.pk] < caps[b.pk]]
+    heapq.heapify(heap)
+    for unit in units[simple_from:]:
+        if not heap:
+            raise full()
+        _, i, b = heapq.heappop(heap)
+        place(unit, b)
+        if caps[b.pk] is None or load[b.pk] < caps[b.pk]:
+            heapq.heappush(heap, (load[b.pk], i, b))
     return plan
 
 
