@@ -120,7 +120,7 @@ class Client:
             pass
 
 
-async def open_many(port, tickets: dict[int, str], batch=50) -> list[Client]:
+async def open_many(port, tickets: dict[int, str], batch=100) -> list[Client]:
     clients = []
     items = list(tickets.items())
     for i in range(0, len(items), batch):

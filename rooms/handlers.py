@@ -252,10 +252,33 @@ def _relay(event_id: int, sender: int, msg: SignalIn) -> None:
     sync_redis().publish(channel_for(groups.user(msg.to)), encode_push("rooms.signal", payload))
 
 
+async def _room_if_both_in(event_id: int, sender: int, target: int) -> int | None:
+    """The fast path: both in the same room per the Redis mirror of the assignments.
+    Anything else (a miss, different rooms) is decided by the database."""
+    if sender == target:
+        return None
+    rooms = await runtime().redis.hmget(services.where_key(event_id), [sender, target])
+    if rooms[0] is not None and rooms[0] == rooms[1]:
+        return int(rooms[0])
+    return None
+
+
 @command("rooms.signal", schema=SignalIn)
 async def signal(conn, msg: SignalIn) -> dict:
     """Relay an offer, answer or ICE candidate to a peer, only within your current room."""
-    await database_sync_to_async(_relay)(conn.event_id, conn.actor.participant_id, msg)
+    sender = conn.actor.participant_id
+    room_id = await _room_if_both_in(conn.event_id, sender, msg.to)
+    if room_id is None:
+        # A read and a publish only: run in the thread pool, not the one thread every other
+        # database call of this process queues for.
+        await database_sync_to_async(_relay, thread_sensitive=False)(conn.event_id, sender, msg)
+        return {}
+    payload = {"room_id": room_id, "from": sender}
+    if msg.description is not None:
+        payload["description"] = msg.description.model_dump()
+    else:
+        payload["candidate"] = msg.candidate.model_dump()
+    await runtime().redis.publish(channel_for(groups.user(msg.to)), encode_push("rooms.signal", payload))
     return {}
 
 

@@ -37,6 +37,9 @@ class Outbox:
         self.messages: list[tuple[str, str]] = []
         self.call_removals: list[tuple[int, int]] = []  # (room id, participant id)
         self.announce_event: int | None = None
+        # Where each person is now, mirrored in Redis for the signalling fast path.
+        self.where: dict[int, int | None] = {}
+        self.where_event: int | None = None
 
     def push(self, group: str, type_: str, data) -> None:
         self.messages.append((channel_for(group), encode_push(type_, data)))
@@ -47,17 +50,31 @@ class Outbox:
     def control(self, to: str, action: str, **params) -> None:
         self.messages.append((control_channel_for(to), encode({"action": action, **params})))
 
+    def locate(self, event_id: int, participant_id: int, room_id: int | None) -> None:
+        self.where_event = event_id
+        self.where[participant_id] = room_id
+
     def leave_call(self, room_id: int, participant_id: int) -> None:
         self.call_removals.append((room_id, participant_id))
         self.push(groups.room(room_id), "rooms.peer.left", {"room_id": room_id, "participant_id": participant_id})
 
     def send_on_commit(self) -> None:
         messages, removals, announce = self.messages, self.call_removals, self.announce_event
-        if not messages and not removals and announce is None:
+        where, where_event = self.where, self.where_event
+        if not messages and not removals and announce is None and not where:
             return
 
         def send() -> None:
             pipe = sync_redis().pipeline(transaction=False)
+            # The mirror first: once a socket hears of its move, signalling already follows it.
+            if where:
+                gone = [pid for pid, room in where.items() if room is None]
+                placed = {pid: room for pid, room in where.items() if room is not None}
+                if gone:
+                    pipe.hdel(where_key(where_event), *gone)
+                if placed:
+                    pipe.hset(where_key(where_event), mapping=placed)
+                    pipe.expire(where_key(where_event), 7 * 86400)
             for room_id, participant_id in removals:
                 pipe.hdel(call_key(room_id), participant_id)
             for channel, text in messages:
@@ -72,6 +89,11 @@ class Outbox:
                 pipe.execute()
 
         transaction.on_commit(send)
+
+
+def where_key(event_id: int) -> str:
+    """participant id → the open room they are in; a mirror of Assignment, never the record."""
+    return f"{settings.REDIS_PREFIX}:rooms:where:{event_id}"
 
 
 def call_key(room_id: int) -> str:
@@ -275,6 +297,7 @@ def _apply(event_id: int, placements: dict[int, Breakout], source: str, outbox: 
     for pid, b in placements.items():
         old = before.get(pid)
         new = b.room_id if b.is_open else None
+        outbox.locate(event_id, pid, new)
         if old == new:
             continue
         if old is not None:
@@ -482,6 +505,7 @@ def visit(event_id: int, moderator_id: int, room_id: int | None) -> dict:
             old = Assignment.objects.filter(participant_id=moderator_id).select_related("breakout").first()
             if old is not None:
                 old.delete()
+                outbox.locate(event_id, moderator_id, None)
                 if old.breakout.is_open:
                     outbox.control(groups.user(moderator_id), "leave", group=groups.room(old.breakout.room_id))
                     outbox.leave_call(old.breakout.room_id, moderator_id)
@@ -569,6 +593,7 @@ def open_round(
             Assignment.objects.filter(event_id=event_id, breakout__is_open=True).select_related("breakout__room")
         )
         for a in assigned:
+            outbox.locate(event_id, a.participant_id, a.breakout.room_id)
             outbox.control(groups.user(a.participant_id), "join", group=groups.room(a.breakout.room_id))
             outbox.push(groups.user(a.participant_id), "rooms.assignment", _assignment_payload(a.breakout, a.source))
         outbox.push(groups.event(event_id), "rooms.round", round_public(rnd))
@@ -671,6 +696,7 @@ def _close_breakouts(event_id: int, qs, outbox: Outbox) -> None:
     Breakout.objects.filter(pk__in=ids).update(is_open=False)
     back = encode_push("rooms.assignment", _assignment_payload(None, None))
     for pid, room_id in leaving:
+        outbox.locate(event_id, pid, None)
         outbox.control(groups.user(pid), "leave", group=groups.room(room_id))
         outbox.call_removals.append((room_id, pid))
         outbox.push_encoded(groups.user(pid), back)
@@ -701,6 +727,7 @@ def room_deleted(event_id: int, room_id: int, participant_ids: list[int]) -> Non
     outbox = Outbox()
     back = encode_push("rooms.assignment", _assignment_payload(None, None))
     for pid in participant_ids:
+        outbox.locate(event_id, pid, None)
         outbox.control(groups.user(pid), "leave", group=groups.room(room_id))
         outbox.call_removals.append((room_id, pid))
         outbox.push_encoded(groups.user(pid), back)
