@@ -295,3 +295,27 @@ CHAT = {
     "RESUME_MAX": env_int("CHAT_RESUME_MAX", 500),
     "PAGE_SIZE": env_int("CHAT_PAGE_SIZE", 50),
 }
+
+# --- rooms ---
+# Breakout rooms: a browser-to-browser mesh up to ROOMS_MESH_LIMIT people (4; at most 6, and
+# then video is capped at 360p). STUN/TURN for the browsers: TURN_URLS is a comma list
+# ("turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349"); credentials are
+# signed per person with TURN_SECRET (coturn `use-auth-secret`) and expire after
+# TURN_CREDENTIAL_TTL seconds.
+ROOMS = {
+    "MESH_LIMIT": max(2, min(6, env_int("ROOMS_MESH_LIMIT", 4))),
+    "STUN_URLS": [u.strip() for u in os.environ.get("STUN_URLS", "").split(",") if u.strip()],
+    "TURN_URLS": [u.strip() for u in os.environ.get("TURN_URLS", "").split(",") if u.strip()],
+    "TURN_SECRET": os.environ.get("TURN_SECRET", ""),
+    "TURN_CREDENTIAL_TTL": env_int("TURN_CREDENTIAL_TTL", 6 * 3600),
+    # Largest SDP / ICE candidate a client may relay (a real offer with simulcast is ~10 KB).
+    "MAX_SDP_BYTES": env_int("ROOMS_MAX_SDP_BYTES", 32 * 1024),
+    "MAX_CANDIDATE_BYTES": 1024,
+    # Warning before a round's end, in seconds.
+    "WARNING_SECONDS": env_int("ROOMS_WARNING_SECONDS", 60),
+}
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    # Catches a timer whose ETA task was lost (worker died, broker restarted).
+    "rooms-reconcile-rounds": {"task": "rooms.tasks.reconcile_rounds", "schedule": 5.0},
+}

@@ -8,3 +8,6 @@ class RoomsConfig(AppConfig):
     name = "rooms"
     verbose_name = _("Breakout rooms")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from rooms import agenda, handlers, signals  # noqa: F401  (registration)

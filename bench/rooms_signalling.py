@@ -1,0 +1,104 @@
+"""Signalling relay latency: R breakout rooms of two people negotiating at once.
+
+Each pair exchanges what a browser sends while connecting (an offer and an answer of ~4 KB,
+then ICE candidates from both sides), all rooms at the same moment. Prints the relay latency
+(send → the peer's receipt, both clients in this process, so one clock) p50/p99/max.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 uv run python bench/rooms_signalling.py [rooms] [candidates]
+"""
+
+import asyncio
+import random
+import sys
+import time
+
+import rooms_setup as setup
+
+SDP_BODY = "".join(f"a=x-line-{i}:{'0' * 40}\r\n" for i in range(80))  # ~4 KB like a real offer
+
+
+async def main(rooms: int, candidates: int) -> None:
+    setup.django_setup()
+    from channels.db import database_sync_to_async
+
+    from rooms import services
+    from rooms.models import Breakout
+
+    event, moderator, people, tickets = await database_sync_to_async(setup.make_event)(rooms * 2, rooms)
+
+    def assign_pairs():
+        services.open_round(event.pk)
+        boxes = list(Breakout.objects.filter(room__event=event).order_by("room__position"))
+        for i, b in enumerate(boxes):
+            services.move(event.pk, [people[2 * i].pk, people[2 * i + 1].pk], b.room_id)
+
+    await database_sync_to_async(assign_pairs)()
+    daphne, port = setup.start_daphne()
+    latencies: list[float] = []
+    refused = 0
+    try:
+        t0 = time.perf_counter()
+        clients = await setup.open_many(port, tickets)
+        print(f"{len(clients)} clients in {rooms} rooms connected in {time.perf_counter() - t0:.1f} s")
+        by_pid = {c.pid: c for c in clients}
+        sent_at: dict[str, float] = {}
+        expected = rooms * (2 + 2 * candidates)
+        done = asyncio.Event()
+
+        def on_signal(data, at):
+            key = (data.get("description") or {}).get("sdp", "").split("\r\n", 2)[1] if data.get("description") \
+                else data["candidate"]["candidate"]
+            if key in sent_at:
+                latencies.append((at - sent_at.pop(key)) * 1000)
+                if len(latencies) == expected:
+                    done.set()
+
+        for c in clients:
+            c.handlers["rooms.signal"] = on_signal
+
+        async def negotiate(a, b, pair):
+            nonlocal refused
+            await asyncio.sleep(random.random() * 0.2)  # rooms start within the same 200 ms
+
+            async def send(src, dst, body, key):
+                nonlocal refused
+                sent_at[key] = time.perf_counter()
+                reply = await src.request("rooms.signal", {"to": dst.pid, **body})
+                if not reply["ok"]:
+                    refused += 1
+
+            offer_key = f"o=- {pair} 1 IN IP4 127.0.0.1"
+            await send(a, b, {"description": {"type": "offer", "sdp": f"v=0\r\n{offer_key}\r\n{SDP_BODY}"}}, offer_key)
+            answer_key = f"o=- {pair} 2 IN IP4 127.0.0.1"
+            await send(b, a, {"description": {"type": "answer", "sdp": f"v=0\r\n{answer_key}\r\n{SDP_BODY}"}}, answer_key)
+            sends = []
+            for i in range(candidates):
+                for src, dst, side in ((a, b, "a"), (b, a, "b")):
+                    key = f"candidate:{pair}{side}{i} 1 udp 2122260223 192.0.2.{i % 250} {50000 + i} typ host"
+                    sends.append(send(src, dst, {"candidate": {"candidate": key, "sdpMid": "0", "sdpMLineIndex": 0}}, key))
+            await asyncio.gather(*sends)
+
+        pairs = [(by_pid[people[2 * i].pk], by_pid[people[2 * i + 1].pk], i) for i in range(rooms)]
+        start = time.perf_counter()
+        # Bounded: whatever has arrived after 40 s is what is reported (and the rest counted).
+        try:
+            await asyncio.wait_for(asyncio.gather(*(negotiate(a, b, i) for a, b, i in pairs)), 40)
+            await asyncio.wait_for(done.wait(), 10)
+        except TimeoutError:
+            pass
+        took = time.perf_counter() - start
+        print(f"{rooms} rooms negotiating at once: {len(latencies)}/{expected} signals relayed "
+              f"in {took:.1f} s ({len(latencies) / took:.0f}/s), {refused} refused")
+        print(f"  relay latency p50 {setup.percentile(latencies, 50):.1f} ms, "
+              f"p99 {setup.percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms")
+        for c in clients:
+            await c.ws.close()
+    finally:
+        daphne.terminate()
+        daphne.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    r = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    asyncio.run(asyncio.wait_for(main(r, n), 118))
