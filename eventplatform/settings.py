@@ -250,3 +250,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# --- streams ---
+# ICE servers for the stage relay's peer connections, as JSON
+# (e.g. '[{"urls": "stun:turn.example.org:3478"}]'). Empty: host candidates only — right when
+# the relay has a public address; never unset, or aiortc would ask a public STUN server.
+import json  # noqa: E402  (this block is appended last)
+
+STREAMS_ICE_SERVERS = json.loads(os.environ.get("STREAMS_ICE_SERVERS", "[]"))
+STREAMS_RELAY_MAX_VIEWERS = env_int("STREAMS_RELAY_MAX_VIEWERS", 150)
