@@ -1,8 +1,6 @@
 """WHIP in, WHEP out, through real daphne and a real relay process, with real aiortc peers."""
 
 import asyncio
-import subprocess
-import sys
 import time
 
 import pytest
@@ -10,33 +8,10 @@ from asgiref.sync import sync_to_async
 
 from eventplatform.models import Room
 from streams import services
-from tests.conftest import process_env
+from tests.streams.fixtures import relay  # noqa: F401  (fixture)
 from tests.streams.peers import Publisher, Viewer, ahttp, json_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def relay(transactional_db, tmp_path):
-    """`relay(**env)` starts `manage.py relay` on the test database and Redis."""
-    started = []
-
-    def _start(**extra_env):
-        log = open(tmp_path / f"relay-{len(started)}.log", "w")
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "relay", *extra_env.pop("args", [])],
-            env=process_env(**extra_env), stdout=log, stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        return process
-
-    yield _start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture
