@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 
 from eventplatform.models import Room
 from streams import services
+from tests.conftest import LiveSocket
 from tests.streams.fixtures import relay  # noqa: F401  (fixture)
 from tests.streams.peers import Publisher, Viewer, ahttp, json_body
 
@@ -35,10 +36,18 @@ async def test_publish_play_join_midstream_and_end(people, stage, daphne, relay)
     relay()
     base = f"http://127.0.0.1:{port}"
     key = await sync_to_async(_key)(people, stage)
+    watcher = await LiveSocket.open(port, "testcamp", people["attendee"].ticket.secret)
+    moderator = await LiveSocket.open(port, "testcamp", people["moderator"].ticket.secret)
+    speaker = await LiveSocket.open(port, "testcamp", people["speaker"].ticket.secret)
+    for socket in (watcher, moderator, speaker):
+        assert (await socket.request("hello"))["ok"]
 
     publisher = Publisher(base, stage.pk, key)
     status, headers, body = await publisher.start()
     assert status == 201, body
+    # Going live switches every player (a push, no reload).
+    pushed = await watcher.wait_push("stage.source", where=lambda d: d["live"])
+    assert pushed["room_id"] == stage.pk
     assert headers["Content-Type"] == "application/sdp"
     assert headers["Location"].startswith(f"/api/streams/{stage.pk}/whip/")
     assert body.startswith(b"v=0")
@@ -53,6 +62,15 @@ async def test_publish_play_join_midstream_and_end(people, stage, daphne, relay)
     assert await _wait_frames(first, 30) >= 30
     assert await _wait_frames(second, 30) >= 30
     assert {(w, h) for _, w, h, _ in first.frames + second.frames} == {(640, 360)}
+    # Moderators get the viewer count (coalesced), the speaker the stream's health.
+    await moderator.wait_push("stage.viewers", where=lambda d: d["viewers"] == 2)
+    assert not [p for p in watcher.pushes if p["type"] == "stage.viewers"]
+    await asyncio.sleep(1.2)
+    health = await speaker.request("stage.health", {"room_id": stage.pk})
+    assert health["data"]["live"] and health["data"]["viewers"] == 2
+    assert health["data"]["fps"] > 10 and health["data"]["bitrate_kbps"] > 5
+    assert health["data"]["codec"] == "video/VP8"
+    assert (await watcher.request("stage.health", {"room_id": stage.pk}))["error"]["code"] == "forbidden"
 
     # Someone joining mid-stream starts with a keyframe within 2 s (the relay asks the publisher).
     await asyncio.sleep(2)
@@ -71,6 +89,10 @@ async def test_publish_play_join_midstream_and_end(people, stage, daphne, relay)
     for viewer in (first, second, late):
         await asyncio.wait_for(viewer.ended.wait(), timeout=15)
         await viewer.close()
+
+    assert (await watcher.wait_push("stage.source", where=lambda d: not d["live"]))["room_id"] == stage.pk
+    for socket in (watcher, moderator, speaker):
+        await socket.close()
 
     # Nothing live now: a clear state with what the player should show instead.
     nobody = Viewer(base, stage.pk, people["attendee"].ticket.secret)
