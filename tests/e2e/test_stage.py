@@ -43,5 +43,5 @@ def test_speaker_goes_live_and_attendee_plays(event, people, daphne, relay, new_
     # The speaker ends the broadcast: the attendee's player goes back to the slate.
     speaker.get_by_test_id("stop-live").click()
     expect(speaker.get_by_test_id("live-state")).to_have_text("You are not live.")
-    expect(attendee.get_by_text("The stage is taking a break.")).to_be_visible(timeout=15_000)
+    expect(attendee.get_by_text("the broadcast has not started yet")).to_be_visible(timeout=15_000)
     expect(video).to_be_hidden()

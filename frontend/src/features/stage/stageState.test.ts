@@ -18,10 +18,10 @@ describe('stage display', () => {
     expect(displayFor(base)).toEqual({ mode: 'whep', url: '/api/streams/1/whep', fallback: '' })
   })
   it('shows the slate between sessions with what comes next', () => {
-    expect(displayFor({ ...base, kind: 'slate', session: null })).toEqual({ mode: 'slate', next: base.next })
+    expect(displayFor({ ...base, kind: 'slate', session: null })).toEqual({ mode: 'slate', next: base.next, waiting: null })
   })
-  it('shows the slate when nothing is live and there is no fallback', () => {
-    expect(displayFor({ ...base, live: false })).toEqual({ mode: 'slate', next: base.next })
+  it('shows a waiting slate when the session is on but nothing is live and there is no fallback', () => {
+    expect(displayFor({ ...base, live: false })).toEqual({ mode: 'slate', next: base.next, waiting: base.session })
   })
   it('falls back to HLS when the relay is full or nobody is live', () => {
     const withFallback = { ...base, fallback_url: 'https://cdn.example.org/s.m3u8' }

@@ -23,7 +23,7 @@ export interface Stage {
 
 /** What the player shows for a stage right now. */
 export type Display =
-  | { mode: 'slate'; next: SessionRef | null }
+  | { mode: 'slate'; next: SessionRef | null; waiting: SessionRef | null }
   | { mode: 'whep'; url: string; fallback: string }
   | { mode: 'hls'; url: string }
   | { mode: 'embed'; url: string }
@@ -34,14 +34,15 @@ export type Display =
  * `relayFailed`: the relay refused or dropped us (full, gone) — use the fallback if there is one.
  */
 export function displayFor(stage: Stage, relayFailed = false): Display {
-  if (stage.kind === 'slate' || !stage.session) return { mode: 'slate', next: stage.next }
+  if (stage.kind === 'slate' || !stage.session) return { mode: 'slate', next: stage.next, waiting: null }
   if (stage.kind === 'hls') return { mode: 'hls', url: stage.url }
   if (stage.kind === 'youtube' || stage.kind === 'vimeo') return { mode: 'embed', url: stage.url }
   if (stage.kind === 'whep') return { mode: 'whep', url: stage.url, fallback: stage.fallback_url }
   const relay = `/api/streams/${stage.room_id}/whep`
   if (stage.live && !relayFailed) return { mode: 'whep', url: relay, fallback: stage.fallback_url }
   if (stage.fallback_url) return { mode: 'hls', url: stage.fallback_url }
-  return { mode: 'slate', next: stage.next }
+  // A session is on but nobody is live yet (or the broadcast ended): say so, not "break".
+  return { mode: 'slate', next: stage.next, waiting: stage.session }
 }
 
 export const stages = shallowRef<Stage[]>([])
