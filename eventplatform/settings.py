@@ -319,3 +319,12 @@ CELERY_BEAT_SCHEDULE = {
     # Catches a timer whose ETA task was lost (worker died, broker restarted).
     "rooms-reconcile-rounds": {"task": "rooms.tasks.reconcile_rounds", "schedule": 5.0},
 }
+
+# --- streams ---
+# ICE servers for the stage relay's peer connections, as JSON
+# (e.g. '[{"urls": "stun:turn.example.org:3478"}]'). Empty: host candidates only — right when
+# the relay has a public address; never unset, or aiortc would ask a public STUN server.
+import json  # noqa: E402  (this block is appended last)
+
+STREAMS_ICE_SERVERS = json.loads(os.environ.get("STREAMS_ICE_SERVERS", "[]"))
+STREAMS_RELAY_MAX_VIEWERS = env_int("STREAMS_RELAY_MAX_VIEWERS", 150)

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
 from eventplatform import views
@@ -8,6 +8,7 @@ from eventplatform.api import api
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("api/streams/", include("streams.urls")),  # WHIP/WHEP (streams app)
     path("api/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     path("t/<str:secret>/", views.ticket_link, name="ticket-link"),

@@ -8,3 +8,6 @@ class StreamsConfig(AppConfig):
     name = "streams"
     verbose_name = _("Stage streams")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from streams import agenda, handlers  # noqa: F401  (registers commands and agenda actions)

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run the whole platform for development: daphne, Celery worker and beat."
+    help = "Run the whole platform for development: daphne, Celery worker and beat, stage relay."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -35,6 +35,7 @@ class Command(BaseCommand):
                 python, "-m", "celery", "-A", "eventplatform", "beat", "-l", "warning",
                 "-s", str(settings.STATE_DIR / "celerybeat-schedule"),
             ],
+            "relay": [python, str(settings.BASE_DIR / "manage.py"), "relay"],  # the stage's WHIP/WHEP relay (streams app)
         }
         running = {name: subprocess.Popen(cmd) for name, cmd in processes.items()}
         stopping = False

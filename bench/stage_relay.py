@@ -1,0 +1,307 @@
+"""Stage relay benchmark: one WHIP publisher, N WHEP viewers, through real daphne + `manage.py relay`.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 uv run python bench/stage_relay.py --viewers 50 --seconds 20
+
+The publisher sends a pre-encoded 640×360 VP8 loop at 30 fps (~1.5 Mbit/s, keyframe every
+second like OBS set to a 1-s interval), so the bench's own process does not encode. Viewers count
+frames and keyframes without decoding (streams/passthrough.py); two more viewers decode and check
+the picture size. Each frame is recognised by its bytes, so the delay from the publisher handing a
+frame to aiortc until a viewer has it reassembled is measured per frame (same clock, one machine).
+
+It prints frames/s per viewer, delay p50/p99, the relay process's CPU and memory per viewer, and
+the same run's cost of encoding one 640×360 frame with aiortc's VP8 encoder: what one encode per
+viewer would cost, against what forwarding costs. Everything stays on 127.0.0.1 and stops by
+itself (bounded by --seconds plus ramp-up).
+"""
+
+import argparse
+import asyncio
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from fractions import Fraction
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FPS = 30
+WIDTH, HEIGHT = 640, 360
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def raw_frames(count: int):
+    """A noisy moving picture, so the encoder has to spend its bitrate (a calm slate would not)."""
+    import av
+
+    frames = []
+    for i in range(count):
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        noise = os.urandom(WIDTH * HEIGHT // 10)
+        x = (i * 8) % (WIDTH - 64)
+        row = bytes([60]) * x + bytes([230]) * 64 + bytes([60]) * (WIDTH - x - 64)
+        frame.planes[0].update(row * (HEIGHT * 9 // 10) + noise)
+        for plane in frame.planes[1:]:
+            plane.update(bytes([128]) * plane.line_size * (HEIGHT // 2))
+        frame.pts, frame.time_base = i, Fraction(1, FPS)
+        frames.append(frame)
+    return frames
+
+
+def encode_loop(frames, bitrate: int):
+    import av
+
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    codec.bit_rate = bitrate
+    codec.time_base = Fraction(1, FPS)
+    codec.gop_size = FPS
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "kf-max-dist": str(FPS)}
+    packets = []
+    for frame in frames:
+        packets += [bytes(p) for p in codec.encode(frame)]
+    packets += [bytes(p) for p in codec.encode(None)]
+    return packets
+
+
+def encode_cost_per_frame(frames) -> float:
+    """CPU seconds aiortc's own VP8 encoder spends on one 640×360 frame (what each viewer would cost)."""
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    encoder = Vp8Encoder()
+    start = time.process_time()
+    for frame in frames:
+        encoder.encode(frame)
+    return (time.process_time() - start) / len(frames)
+
+
+def setup_database(env: dict) -> dict:
+    """An event with a stage, a speaker's stream key and tickets for the viewers."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from django.utils import timezone
+
+    from eventplatform import services as core
+    from eventplatform.models import Event, Room
+    from streams import services
+
+    now = timezone.now()
+    event = Event.objects.create(slug="bench", title="Bench", timezone="Europe/Berlin", start=now,
+                                 end=now + timezone.timedelta(hours=2), is_online=True)
+    stage = Room.objects.create(event=event, name="Stage", kind=Room.Kind.STAGE, capacity=10_000)
+    speaker = core.register_participant(event, name="Speaker", username="bench-speaker", roles={"speaker"})
+    viewer = core.register_participant(event, name="Viewer", username="bench-viewer", roles=set())
+    _, key = services.issue_key(speaker, room_id=stage.pk, label="bench")
+    return {"room": stage.pk, "key": key, "ticket": viewer.ticket.secret}
+
+
+def start(cmd, env, log):
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def run(args) -> None:
+    import av
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+    from streams import passthrough
+
+    work = Path(tempfile.mkdtemp(prefix="stage-bench-"))
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="eventplatform.settings", DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
+        REDIS_PREFIX=f"bench{os.getpid()}", DEBUG="1", PYTHONUNBUFFERED="1", STREAMS_ICE_SERVERS="[]",
+        STREAMS_RELAY_MAX_VIEWERS=str(args.viewers + 10), LOG_LEVEL="WARNING",
+    )
+    ids = await asyncio.to_thread(setup_database, env)
+
+    print(f"preparing: {args.loop} frames of {WIDTH}x{HEIGHT}, target {args.bitrate / 1e6:.1f} Mbit/s …", flush=True)
+    frames = raw_frames(args.loop)
+    encoded = encode_loop(frames, args.bitrate)[: args.loop]
+    encode_cost = encode_cost_per_frame(frames[:60])
+    by_hash = {hashlib.blake2b(p, digest_size=8).digest(): i for i, p in enumerate(encoded)}
+    loop_bitrate = sum(map(len, encoded)) * 8 * FPS / len(encoded)
+
+    port = 18000 + os.getpid() % 1000
+    daphne = start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
+                   env, open(work / "daphne.log", "w"))
+    relay = start([sys.executable, "manage.py", "relay"], env, open(work / "relay.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{base}/api/health/", timeout=1).read()
+            break
+        except OSError:
+            await asyncio.sleep(0.2)
+    config = RTCConfiguration(iceServers=[])
+    sent: dict[int, list[float]] = {}
+
+    class LoopTrack(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+            self.t0 = None
+
+        async def recv(self):
+            if self.t0 is None:
+                self.t0 = time.monotonic()
+            due = self.t0 + self.n / FPS
+            await asyncio.sleep(max(0, due - time.monotonic()))
+            index = self.n % len(encoded)
+            packet = av.Packet(encoded[index])
+            packet.pts, packet.time_base = self.n * (90000 // FPS), Fraction(1, 90000)
+            self.n += 1
+            sent.setdefault(index, []).append(time.monotonic())
+            return packet
+
+    def post(url, sdp, token):
+        request = urllib.request.Request(url, data=sdp.encode(), method="POST", headers={
+            "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read().decode()
+
+    publisher = RTCPeerConnection(config)
+    publisher.addTransceiver(LoopTrack(), direction="sendonly")
+    await publisher.setLocalDescription(await publisher.createOffer())
+    answer = await asyncio.to_thread(post, f"{base}/api/streams/{ids['room']}/whip", publisher.localDescription.sdp, ids["key"])
+    await publisher.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    passthrough.install()
+
+    class Stats:
+        def __init__(self):
+            self.frames = self.keyframes = 0
+            self.delays: list[float] = []
+            self.sizes: set = set()
+
+    measuring = {"on": False}
+
+    async def viewer(decode: bool) -> Stats:
+        stats = Stats()
+        pc = RTCPeerConnection(config)
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await asyncio.to_thread(post, f"{base}/api/streams/{ids['room']}/whep", pc.localDescription.sdp, ids["ticket"])
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        track = pc.getTransceivers()[0].receiver.track
+        if not decode:
+            passthrough.mark(track)
+
+        async def read():
+            try:
+                while True:
+                    item = await track.recv()
+                    now = time.monotonic()
+                    if not measuring["on"]:
+                        continue
+                    stats.frames += 1
+                    if decode:
+                        stats.sizes.add((item.width, item.height))
+                        continue
+                    stats.keyframes += item.is_keyframe
+                    index = by_hash.get(hashlib.blake2b(bytes(item), digest_size=8).digest())
+                    if index is not None:
+                        earlier = [t for t in sent.get(index, []) if t <= now]
+                        if earlier:
+                            stats.delays.append(now - earlier[-1])
+            except MediaStreamError:
+                pass
+
+        stats.task = asyncio.ensure_future(read())
+        stats.pc = pc
+        return stats
+
+    await asyncio.sleep(1)
+    relay_rss0 = rss_mb(relay.pid)  # with the publisher, before any viewer
+    print(f"joining {args.viewers} counting viewers + 2 decoding viewers …", flush=True)
+    viewers = []
+    for batch in range(0, args.viewers, 10):
+        viewers += await asyncio.gather(*(viewer(False) for _ in range(min(10, args.viewers - batch))))
+    deciders = [await viewer(True), await viewer(True)]
+    await asyncio.sleep(3)  # everyone past their first keyframe
+
+    relay_cpu0, bench_cpu0, t0 = cpu_seconds(relay.pid), time.process_time(), time.monotonic()
+    measuring["on"] = True
+    await asyncio.sleep(args.seconds)
+    measuring["on"] = False
+    elapsed = time.monotonic() - t0
+    relay_cpu = cpu_seconds(relay.pid) - relay_cpu0
+    bench_cpu = time.process_time() - bench_cpu0
+    relay_rss = rss_mb(relay.pid)
+
+    fps = [v.frames / elapsed for v in viewers]
+    delays = sorted(d for v in viewers for d in v.delays)
+    forwarded = sum(v.frames for v in viewers + deciders)
+    # Normalised by frames actually delivered: on a busy shared machine the relay may get less
+    # CPU than it needs, and then "CPU per viewer" alone would flatter it.
+    forward_cost = relay_cpu / max(forwarded, 1)  # CPU seconds per frame per viewer
+    per_viewer_cpu = forward_cost * FPS  # share of one core per viewer at full frame rate
+    encode_per_viewer_cpu = encode_cost * FPS  # one encoder per viewer, share of one core
+    load = os.getloadavg()
+    print()
+    print(f"machine: {os.cpu_count()} cores, shared with other work (load average {load[0]:.1f}); "
+          f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"stream: {WIDTH}x{HEIGHT} VP8, {FPS} fps, loop bitrate {loop_bitrate / 1e6:.2f} Mbit/s, keyframe every {FPS} frames")
+    print(f"viewers: {args.viewers} counting + 2 decoding, measured {elapsed:.1f} s")
+    print(f"frames/s per viewer: mean {statistics.mean(fps):.1f}, min {min(fps):.1f}, max {max(fps):.1f} (target {FPS})")
+    print(f"keyframes per viewer in window: mean {statistics.mean(v.keyframes for v in viewers):.1f}")
+    if delays:
+        q = statistics.quantiles(delays, n=100)
+        print(f"delay publisher→viewer: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms ({len(delays)} frames)")
+    print(f"decoding viewers: {[round(d.frames / elapsed, 1) for d in deciders]} frames/s, picture sizes {set().union(*(d.sizes for d in deciders))}")
+    print(f"relay process: {relay_cpu / elapsed * 100:.0f} % of one core, RSS {relay_rss:.0f} MB "
+          f"({(relay_rss - relay_rss0) / (args.viewers + 2):.2f} MB per viewer above the idle relay)")
+    print(f"forwarding: {forward_cost * 1e6:.0f} µs CPU per frame per viewer = {per_viewer_cpu * 100:.2f} % of a core per viewer at {FPS} fps")
+    print(f"encode per viewer (aiortc VP8, same run): {encode_cost * 1000:.1f} ms per frame = {encode_per_viewer_cpu * 100:.0f} % of a core per viewer")
+    print(f"viewers per core at full rate: forwarding ≈ {1 / per_viewer_cpu:.0f}, encode-per-viewer ≈ {1 / encode_per_viewer_cpu:.1f} "
+          f"(plus its packetising), ratio ≈ {encode_per_viewer_cpu / per_viewer_cpu:.1f}×")
+    print(f"bench client process: {bench_cpu / elapsed * 100:.0f} % of one core (its viewers share the machine too)")
+
+    for v in viewers + deciders:
+        v.task.cancel()
+        await v.pc.close()
+    await publisher.close()
+    for process in (relay, daphne):
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--viewers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--bitrate", type=int, default=1_500_000)
+    parser.add_argument("--loop", type=int, default=90, help="frames in the pre-encoded loop")
+    args = parser.parse_args()
+    if not os.environ.get("REDIS_URL"):
+        sys.exit("set REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    asyncio.run(asyncio.wait_for(run(args), timeout=110))
+
+
+if __name__ == "__main__":
+    main()
