@@ -21,7 +21,8 @@ class ScanIn(Strict):
 class QueuedScan(Strict):
     retry_id: str = Field(min_length=1, max_length=64)
     list_id: int
-    code: str = Field(max_length=200)
+    code: str = Field(default="", max_length=200)
+    ticket_id: int | None = None  # checked in by search while offline: no code was scanned
     direction: Literal["entry", "exit"] = "entry"
     scanned_at: datetime
     admitted: bool

@@ -392,9 +392,13 @@ def sync(event: Event, device: Device | None, staff: Participant | None, queued:
         if checkin_list is None:
             results.append({"retry_id": item["retry_id"], "error": "unknown_list"})
             continue
+        code = item.get("code") or ""
+        if not code and item.get("ticket_id"):
+            ticket = Ticket.objects.filter(pk=item["ticket_id"], participant__event=event).first()
+            code = codes.encode(ticket) if ticket else ""
         try:
             outcome = scan(
-                event, checkin_list, item["code"], direction=item["direction"], device=device, staff=staff,
+                event, checkin_list, code, direction=item["direction"], device=device, staff=staff,
                 retry_id=item["retry_id"], scanned_at=item["scanned_at"], offline_admitted=item["admitted"],
             )
         except CheckinError as refusal:
