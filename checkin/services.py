@@ -296,27 +296,55 @@ def _refuse(row: dict, reason: str, ticket: Ticket | None = None) -> Outcome:
     )
 
 
+_KEY_CACHE: dict[int, tuple[float, int, bytes]] = {}
+_KEY_CACHE_SECONDS = 60.0
+
+
+def _key_for(kid: int) -> tuple[int, bytes] | None:
+    """(event id, public key) of a key id. Keys never change once made, so a process keeps
+    them for a minute instead of reading them for every scan (retiring a key takes that long)."""
+    import time
+
+    cached = _KEY_CACHE.get(kid)
+    if cached and time.monotonic() - cached[0] < _KEY_CACHE_SECONDS:
+        return cached[1], cached[2]
+    key = SigningKey.objects.filter(kid=kid, retired_at__isnull=True).values_list("event_id", "public_key").first()
+    if key is None:
+        return None
+    _KEY_CACHE[kid] = (time.monotonic(), key[0], bytes(key[1]))
+    return key[0], bytes(key[1])
+
+
+def _locked_state(ticket_id: int, event: Event) -> TicketState | None:
+    """The ticket's check-in state, locked, with the ticket and participant in the same query."""
+    query = TicketState.objects.select_for_update(of=("self",)).select_related("ticket__participant")
+    state = query.filter(ticket_id=ticket_id, ticket__participant__event=event).first()
+    if state is None and Ticket.objects.filter(pk=ticket_id, participant__event=event).exists():
+        TicketState.objects.get_or_create(ticket_id=ticket_id)  # a ticket from before check-in existed
+        state = query.filter(ticket_id=ticket_id).first()
+    return state
+
+
 def _scan_locked(event, checkin_list, code, row, moment, offline_admitted) -> Outcome:
     kid = codes.kid_of(code)
-    key = SigningKey.objects.filter(kid=kid).first() if kid is not None else None
-    if key is not None and key.event_id != event.pk:
+    key = _key_for(kid) if kid is not None else None
+    if key is not None and key[0] != event.pk:
         try:  # genuine, but for another event
-            codes.decode(code, {key.kid: bytes(key.public_key)})
+            codes.decode(code, {kid: key[1]})
             return _refuse(row, "wrong_event")
         except codes.CodeError:
             return _refuse(row, "forged")
     try:
-        parsed = codes.decode(code, _public_keys(event))
+        parsed = codes.decode(code, {kid: key[1]} if key else {})
     except codes.CodeError as refusal:
         return _refuse(row, "forged" if refusal.reason in ("forged", "unknown_key") else "malformed")
     if parsed.event_id != event.pk:
         return _refuse(row, "wrong_event")
-    ticket = Ticket.objects.select_related("participant").filter(pk=parsed.ticket_id, participant__event=event).first()
-    if ticket is None:
-        return _refuse(row, "unknown_ticket")
-    TicketState.objects.get_or_create(ticket=ticket)
     # The one lock of a scan: every desk scanning this ticket waits here for the one before it.
-    state = TicketState.objects.select_for_update().get(ticket=ticket)
+    state = _locked_state(parsed.ticket_id, event)
+    if state is None:
+        return _refuse(row, "unknown_ticket")
+    ticket = state.ticket
     if parsed.serial != (state.serial & 0xFFFF):
         return _refuse(row, "ticket_reissued", ticket)
     problem = ticket.problem(now=moment)
