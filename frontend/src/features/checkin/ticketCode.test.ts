@@ -79,3 +79,17 @@ describe('offline ticket check', () => {
     expect(searchBundle(tickets, 'g')).toEqual([])
   })
 })
+
+describe('both signature paths', () => {
+  it('the JavaScript fallback and WebCrypto agree', async () => {
+    const { verifyAsync } = await import('@noble/ed25519')
+    const { verifySignature, base64UrlDecode } = await import('./ticketCode')
+    const key = base64UrlDecode(vectors.keys['7'])!
+    for (const [name, code] of Object.entries(vectors.codes)) {
+      const parsed = parseCode(code)!
+      const fallback = await verifyAsync(parsed.signature, parsed.payload, key)
+      expect(await verifySignature(key, parsed.signature, parsed.payload), name).toBe(fallback)
+      expect(fallback, name).toBe(['good', 'second', 'revoked', 'reissued_old', 'not_yet_valid', 'expired'].includes(name))
+    }
+  })
+})

@@ -138,17 +138,37 @@ function refused(reason: string, name = '', ticketId: number | null = null): Ans
   return { result: 'refused', reason, name, ticketId, previous: null }
 }
 
+// The browser's own Ed25519 (WebCrypto; Chromium 137+, Firefox 129+, Safari 17+) is several
+// times faster than JavaScript; @noble/ed25519 covers browsers without it.
+const nativeKeys = new Map<Uint8Array, Promise<CryptoKey | null>>()
+
+function nativeKey(raw: Uint8Array): Promise<CryptoKey | null> {
+  let key = nativeKeys.get(raw)
+  if (!key) {
+    key = globalThis.crypto?.subtle
+      ? crypto.subtle.importKey('raw', raw as BufferSource, { name: 'Ed25519' }, false, ['verify']).catch(() => null)
+      : Promise.resolve(null)
+    nativeKeys.set(raw, key)
+  }
+  return key
+}
+
+export async function verifySignature(raw: Uint8Array, signature: Uint8Array, payload: Uint8Array): Promise<boolean> {
+  try {
+    const key = await nativeKey(raw)
+    if (key) return await crypto.subtle.verify({ name: 'Ed25519' }, key, signature as BufferSource, payload as BufferSource)
+    return await verifyAsync(signature, payload, raw)
+  } catch {
+    return false
+  }
+}
+
 export async function verifyCode(code: string, bundle: Bundle): Promise<TicketCode | Answer> {
   const parsed = parseCode(code)
   if (!parsed) return refused('malformed')
   const key = publicKey(bundle, parsed.kid)
   if (!key) return refused(parsed.eventId !== bundle.event.id ? 'wrong_event' : 'forged')
-  let genuine = false
-  try {
-    genuine = await verifyAsync(parsed.signature, parsed.payload, key)
-  } catch {
-    genuine = false
-  }
+  const genuine = await verifySignature(key, parsed.signature, parsed.payload)
   if (!genuine) return refused('forged')
   if (parsed.eventId !== bundle.event.id) return refused('wrong_event')
   return parsed
