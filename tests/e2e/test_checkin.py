@@ -123,3 +123,33 @@ def test_attendee_cannot_open_the_desk(event, people, daphne, new_page):
     page.goto(f"{base}/e/testcamp/staff")
     expect(page.get_by_test_id("checkin-forbidden")).to_be_visible()
     expect(page.get_by_test_id("checkin-code")).to_have_count(0)
+
+
+def test_installed_desk_opens_and_answers_without_network(event, people, daphne, new_page):
+    guest = services.register(event, name="Olga Offline", email="olga@example.org", attendance="onsite",
+                              by=people["organizer"], send_mail=False)
+    port, _ = daphne()
+    base = f"http://127.0.0.1:{port}"
+    page = new_page()
+    page.goto(f"{base}/t/{people['staff'].ticket.secret}/")
+    page.goto(f"{base}/e/testcamp/staff")
+    page.get_by_test_id("checkin-desk-name").fill("Desk 3")
+    page.get_by_test_id("checkin-setup").click()
+    expect(page.get_by_test_id("checkin-mode")).to_have_text("Online")
+    assert page.evaluate("""async () => {
+        const registration = await navigator.serviceWorker.ready
+        return registration.scope
+    }""").endswith("/e/testcamp/staff")
+    assert page.locator('link[rel="manifest"]').count() == 1
+
+    page.context.set_offline(True)
+    page.reload()  # the service worker serves the app; the bundle comes from IndexedDB
+    expect(page.get_by_test_id("checkin-mode")).to_contain_text("Offline")
+    _scan(page, codes.encode(guest.ticket))
+    expect(page.get_by_test_id("checkin-answer")).to_have_attribute("data-result", "admitted")
+    expect(page.get_by_test_id("checkin-answer")).to_contain_text("Olga Offline")
+
+    page.context.set_offline(False)
+    expect(page.get_by_test_id("checkin-mode")).to_have_text("Online", timeout=15_000)
+    expect(page.get_by_test_id("checkin-queue")).to_have_count(0, timeout=15_000)
+    assert Scan.objects.filter(offline=True, result="admitted", ticket=guest.ticket).count() == 1
