@@ -20,6 +20,10 @@ class ScanAdmin(admin.ModelAdmin):
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ["name", "event", "created", "last_seen", "revoked_at"]
     exclude = ["token_hash"]
+    readonly_fields = ["event", "created_by", "last_seen"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # desks are set up from the desk page, which shows the token once
 
 
 @admin.register(Conflict)
