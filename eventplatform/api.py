@@ -40,3 +40,4 @@ def health(request):
 
 api = NinjaAPI(title="eventplatform", version="1", urls_namespace="api")
 api.add_router("/", router)
+api.add_router("/checkin/", "checkin.api.router")  # the check-in app (issue 7)

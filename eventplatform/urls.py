@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/streams/", include("streams.urls")),  # WHIP/WHEP (streams app)
     path("api/", api.urls),
+    path("checkin/", include("checkin.urls")),  # printable tickets, sign-up, desk PWA files
     path("i18n/setlang/", set_language, name="set_language"),
     path("t/<str:secret>/", views.ticket_link, name="ticket-link"),
     path("e/<slug:slug>/", views.event_app, name="event-app"),

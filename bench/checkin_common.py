@@ -1,0 +1,146 @@
+"""Shared set-up of the check-in benchmarks: a database of their own with one event of N
+on-site tickets, and a real daphne serving it on a free loopback port. Everything is removed
+afterwards; traffic stays on 127.0.0.1."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def bench_database():
+    """A fresh PostgreSQL database (DATABASE_URL names the server) or SQLite file; dropped after."""
+    base = os.environ.get("DATABASE_URL", "")
+    name = f"bench_checkin_{os.getpid()}"
+    if base.startswith("postgres"):
+        import psycopg
+
+        parsed = urlparse(base)
+        admin = parsed._replace(path="/postgres").geturl()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = parsed._replace(path=f"/{name}").geturl()
+        try:
+            yield url
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = ROOT / "state" / f"{name}.sqlite3"
+        path.parent.mkdir(exist_ok=True)
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def configure(database_url: str) -> dict:
+    env = {
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "eventplatform.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_PREFIX": f"epbench{os.getpid()}",
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "600",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env
+
+
+def make_event(tickets: int):
+    """One event, `tickets` on-site participants with tickets, a staff member, its codes."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from checkin import codes, services
+    from checkin.models import TicketState
+    from eventplatform.models import Event, Participant, Room, Ticket
+
+    now = timezone.now()
+    event = Event.objects.create(slug="benchcamp", title="Benchcamp", start=now - timedelta(hours=1),
+                                 end=now + timedelta(hours=8), venue_address="Halle 1")
+    Room.objects.create(event=event, name="Stage", kind="stage")
+    User = get_user_model()
+    users = User.objects.bulk_create([User(username=f"bench-{i}") for i in range(tickets + 1)], batch_size=2000)
+    people = Participant.objects.bulk_create(
+        [Participant(event=event, user=u, name=f"Gast {i:05d} Mustermann", email=f"gast{i:05d}@example.org",
+                     attendance="onsite") for i, u in enumerate(users[:-1])], batch_size=2000)
+    staff = Participant.objects.create(event=event, user=users[-1], name="Einlass", is_staff_member=True)
+    issued = Ticket.objects.bulk_create([Ticket(participant=p) for p in people], batch_size=2000)
+    TicketState.objects.bulk_create([TicketState(ticket=t) for t in issued], batch_size=2000)
+    entrance = services.default_list(event)
+    codes.event_key(event)
+    # Encoding one by one is what the ticket mail does; here only the signature matters.
+    key = codes.event_key(event)
+    private = codes._private_key(key)
+    import base64
+
+    def code_of(ticket):
+        payload = codes.PAYLOAD.pack(codes.VERSION, key.kid, event.pk, ticket.pk, 1, 0, 0)
+        return base64.urlsafe_b64encode(payload + private.sign(payload)).rstrip(b"=").decode()
+
+    all_codes = [code_of(t) for t in issued]
+    assert codes.encode(issued[0]) == all_codes[0]  # the shortcut is the real thing
+    return event, staff, entrance, all_codes
+
+
+@contextlib.contextmanager
+def daphne(env: dict, log_path: Path):
+    port = free_port()
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(log_path.read_text())
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("daphne did not start")
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+    return ordered[index]
