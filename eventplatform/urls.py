@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
 from eventplatform import views
@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("", include("barcamp.urls")),
     path("t/<str:secret>/", views.ticket_link, name="ticket-link"),
     path("e/<slug:slug>/", views.event_app, name="event-app"),
     re_path(r"^e/(?P<slug>[-\w]+)/(?P<view>.+)$", views.event_app, name="event-app-view"),
