@@ -37,31 +37,58 @@ def coalesce_ms() -> int:
 _timers: set[asyncio.Task] = set()
 
 
+def _keys(event_id: int) -> tuple[str, str]:
+    base = f"{settings.REDIS_PREFIX}:barcamp:votes:{event_id}"
+    return f"{base}:dirty", f"{base}:publisher"
+
+
 async def votes_changed(event_id: int) -> None:
-    """Schedule one `barcamp.votes` for the event unless one is already pending.
+    """Ask for a `barcamp.votes` broadcast; at most one per interval per event goes out.
 
-    The Redis key is shared by every process, so an event gets one broadcast per interval
-    however many votes arrive and wherever. The key lives exactly as long as the delay: a
-    vote that finds it set was committed before the pending publish reads the counts, and the
-    next key can only be taken after the interval, so broadcasts are at least one interval apart.
+    Every change marks the event dirty. One publisher at a time (a Redis lock, so across all
+    processes) wakes once per interval, and if anything changed reads the counts and publishes
+    them; when an interval passes without a change it stops. A vote arriving while it stops
+    is not lost: after letting go of the lock the publisher looks at the mark once more.
     """
-    window = coalesce_ms()
-    won = await runtime().redis.set(f"{settings.REDIS_PREFIX}:barcamp:votes:{event_id}", "1", nx=True, px=window)
-    if won:
-        task = asyncio.create_task(_publish_counts_later(event_id, window / 1000))
-        _timers.add(task)
-        task.add_done_callback(_timers.discard)
+    dirty, lock = _keys(event_id)
+    redis = runtime().redis
+    await redis.set(dirty, "1", px=60_000)
+    if await redis.set(lock, "1", nx=True, px=_LOCK_MS):
+        _start_publisher(event_id)
 
 
-async def _publish_counts_later(event_id: int, delay: float) -> None:
-    await asyncio.sleep(delay)
+_LOCK_MS = 30_000  # outlives a publisher's interval by far; refreshed every round
+
+
+def _start_publisher(event_id: int) -> None:
+    task = asyncio.create_task(_publish_while_dirty(event_id))
+    _timers.add(task)
+    task.add_done_callback(_timers.discard)
+
+
+async def _publish_while_dirty(event_id: int) -> None:
+    dirty, lock = _keys(event_id)
+    redis = runtime().redis
+    interval = coalesce_ms() / 1000
     try:
-        counts = await database_sync_to_async(selectors.vote_counts)(event_id)
-        await runtime().redis.publish(
-            channel_for(groups.event(event_id)), encode_push("barcamp.votes", {"counts": counts})
-        )
+        while True:
+            # Sleeping first coalesces the burst that woke us, and spaces broadcasts by at
+            # least one interval (the previous publisher, if any, published before letting go).
+            await asyncio.sleep(interval)
+            if await redis.getdel(dirty):
+                await redis.pexpire(lock, _LOCK_MS)
+                counts = await database_sync_to_async(selectors.vote_counts)(event_id)
+                await redis.publish(
+                    channel_for(groups.event(event_id)), encode_push("barcamp.votes", {"counts": counts})
+                )
+                continue
+            await redis.delete(lock)
+            if await redis.exists(dirty) and await redis.set(lock, "1", nx=True, px=_LOCK_MS):
+                continue  # a vote slipped in while we were letting go
+            return
     except (ConnectionError, OSError, aioredis.RedisError):
         log.warning("could not publish vote counts for event %s", event_id, exc_info=True)
+        await redis.delete(lock)
 
 
 @database_sync_to_async
