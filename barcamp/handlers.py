@@ -31,7 +31,7 @@ declare_push("barcamp.release", schemas.ReleaseOut, "A new release of the schedu
 
 
 def coalesce_ms() -> int:
-    return getattr(settings, "BARCAMP_VOTE_COALESCE_MS", 500)
+    return settings.BARCAMP_VOTE_COALESCE_MS
 
 
 _timers: set[asyncio.Task] = set()

@@ -250,3 +250,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# --- barcamp ---
+# Live vote counts go out at most once per this many milliseconds per event (2 per second).
+BARCAMP_VOTE_COALESCE_MS = env_int("BARCAMP_VOTE_COALESCE_MS", 500)

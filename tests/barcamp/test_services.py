@@ -274,3 +274,24 @@ def test_release_publishes_sessions_and_later_releases_record_changes(camp, peop
     assert [s.pk for s in selectors.starred_sessions(star_holder.pk)] == [session.pk]
     assert services.release(org).changes == []
     assert Release.objects.filter(event=camp["event"]).count() == 3
+
+
+def test_admin_saves_rooms_and_slots_through_the_services(camp, people):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    admin_user = get_user_model().objects.create_superuser("boss", "boss@example.org", "pw")
+    client = Client()
+    client.force_login(admin_user)
+    slot = camp["slots"][0]
+    response = client.post(
+        "/admin/barcamp/slot/add/",
+        {"event": camp["event"].pk, "start_0": "2030-01-01", "start_1": "18:00", "end_0": "2030-01-01",
+         "end_1": "18:45", "label": "Abend"},
+    )
+    assert response.status_code == 302, response.content[:500]
+    from barcamp.models import Slot
+
+    added = Slot.objects.get(label="Abend")
+    assert Cell.objects.filter(slot=added).count() == 3  # one per barcamp room
+    assert Cell.objects.filter(slot=slot).count() == 3
