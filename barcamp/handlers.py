@@ -200,7 +200,8 @@ async def autofill(conn, msg: Empty) -> dict:
 async def release(conn, msg: Empty) -> dict:
     """Publish the grid into the agenda."""
     made = await _call(services.release)(conn)
-    return {"number": made.number, "changes": made.changes}
+    sessions = await database_sync_to_async(selectors.published_sessions)(conn.event_id)
+    return {"number": made.number, "changes": made.changes, "sessions": sessions}
 
 
 @command("barcamp.star", schema=schemas.StarIn, reply=schemas.StarOut)

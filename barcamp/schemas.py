@@ -85,6 +85,7 @@ class ProposalOut(BaseModel):
     needs: list[str]
     in_plenum: bool
     withdrawn: bool
+    session_id: int | None = Field(description="The agenda session it became, once released")
 
 
 class Counts(BaseModel):
@@ -173,6 +174,9 @@ class Change(BaseModel):
 class ReleaseOut(BaseModel):
     number: int
     changes: list[Change]
+    sessions: dict[str, int] = Field(
+        default_factory=dict, description="Proposal id → agenda session id of everything published now"
+    )
 
 
 class StarOut(BaseModel):

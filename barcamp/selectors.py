@@ -36,7 +36,16 @@ def proposal_out(p: Proposal) -> dict:
         "needs": list(p.needs),
         "in_plenum": p.in_plenum,
         "withdrawn": p.is_withdrawn,
+        "session_id": _published_session(p),
     }
+
+
+def _published_session(p: Proposal) -> int | None:
+    """The agenda session this proposal became (None until released, or when cancelled)."""
+    try:
+        return p.publication.session_id
+    except Proposal.publication.RelatedObjectDoesNotExist:
+        return None
 
 
 def vote_counts(event_id: int) -> dict[str, dict]:
@@ -60,7 +69,7 @@ def interest(counts: dict) -> float:
 def proposals(event_id: int) -> list[dict]:
     found = (
         Proposal.objects.filter(event_id=event_id)
-        .select_related("proposer")
+        .select_related("proposer", "publication")
         .prefetch_related("cohosts")
         .order_by("created", "id")
     )
@@ -202,6 +211,14 @@ def conflicts(event: Event) -> list[dict]:
                         "title": cell.proposal.title, "other": other_cell.proposal.title})
                     break
     return found
+
+
+def published_sessions(event_id: int) -> dict[str, int]:
+    """proposal id → agenda session id, for everything currently published."""
+    from barcamp.models import Publication
+
+    rows = Publication.objects.filter(proposal__event_id=event_id, session__isnull=False)
+    return {str(pid): sid for pid, sid in rows.values_list("proposal_id", "session_id")}
 
 
 def starred_sessions(participant_id: int) -> list[Session]:

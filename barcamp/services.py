@@ -422,7 +422,9 @@ def release(organizer: Participant) -> Release:
         made = Release.objects.create(event=event, number=camp.releases, changes=changes)
         core.agenda_changed(event)
         bus.publish_on_commit(
-            groups.event(event.pk), "barcamp.release", {"number": made.number, "changes": changes}
+            groups.event(event.pk),
+            "barcamp.release",
+            {"number": made.number, "changes": changes, "sessions": selectors.published_sessions(event.pk)},
         )
     return made
 

@@ -114,6 +114,10 @@ async def test_two_organizers_on_one_cell_and_a_release_reaches_everyone(camp, p
     )
     session = next(s for s in agenda["data"]["sessions"] if s["kind"] == "barcamp")
     assert session["title"] == "Eins" and session["room_id"] == hall["room_id"]
+    assert notice["sessions"] == {str(p1): session["id"]}
+    again = await attendee.request("hello", {})
+    listed = {p["id"]: p for p in again["data"]["streams"]["barcamp"]["data"]["proposals"]}
+    assert listed[p1]["session_id"] == session["id"] and listed[p2]["session_id"] is None
 
     feed = await attendee.request("barcamp.feed")
     assert feed["ok"] and feed["data"]["url"].startswith("/barcamp/testcamp/my/")

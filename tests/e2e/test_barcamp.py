@@ -41,6 +41,10 @@ def test_propose_vote_autofill_publish_and_see_it_in_the_agenda(people, grid, da
     submit.tap()
     expect(phone.get_by_role("status").filter(has_text="Proposed")).to_contain_text(title)
 
+    mine = phone.get_by_test_id("barcamp-proposal").filter(has_text=title)
+    mine.get_by_role("button", name="Add to my sessions").tap()
+    expect(mine.get_by_role("button", name="Remove from my sessions")).to_have_attribute("aria-pressed", "true")
+
     voter = new_page()
     voter.goto(f"{base}/t/{people['attendee2'].ticket.secret}/")
     proposal = voter.get_by_test_id("barcamp-proposal").filter(has_text=title)
@@ -63,3 +67,5 @@ def test_propose_vote_autofill_publish_and_see_it_in_the_agenda(people, grid, da
     session = phone.get_by_test_id("agenda-session").filter(has_text=title)
     expect(session).to_have_count(1)
     expect(session).to_contain_text("Breakout A")
+    expect(phone.get_by_test_id("barcamp-my-sessions")).to_contain_text(title)
+    expect(phone.get_by_test_id("barcamp-my-sessions")).to_contain_text("Breakout A")

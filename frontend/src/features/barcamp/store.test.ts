@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { applyProposal, applySnapshot, emptyStore, interest, ranked, type Proposal } from './store'
+import { applyProposal, applyRelease, applySnapshot, emptyStore, interest, ranked, type Proposal } from './store'
 
 function proposal(id: number, title: string, withdrawn = false): Proposal {
   return {
     id, title, description: '', proposer: { id: 1, name: 'A' }, cohosts: [], language: 'de',
-    format: 'discussion', length: 45, mode: 'hybrid', needs: [], in_plenum: false, withdrawn,
+    format: 'discussion', length: 45, mode: 'hybrid', needs: [], in_plenum: false, withdrawn, session_id: null,
   }
 }
 
@@ -33,5 +33,14 @@ describe('barcamp store', () => {
     applyProposal(store, proposal(1, 'new'))
     applyProposal(store, proposal(2, 'second'))
     expect(store.proposals.map((p) => p.title)).toEqual(['new', 'second'])
+  })
+
+  it('a release maps proposals to their sessions and cancels the rest', () => {
+    const store = emptyStore()
+    applyProposal(store, { ...proposal(1, 'kept'), session_id: 7 })
+    applyProposal(store, { ...proposal(2, 'cancelled'), session_id: 8 })
+    applyRelease(store, { number: 2, changes: [{ kind: 'cancelled', proposal_id: 2, title: 'cancelled' }], sessions: { '1': 7 } })
+    expect(store.proposals.map((p) => p.session_id)).toEqual([7, null])
+    expect(store.state.releases).toBe(2)
   })
 })

@@ -22,6 +22,8 @@ export interface Proposal {
   needs: string[]
   in_plenum: boolean
   withdrawn: boolean
+  /** The agenda session it became once released (null before, or when cancelled). */
+  session_id: number | null
 }
 
 export interface Counts {
@@ -60,7 +62,14 @@ export interface BarcampStore {
   counts: Record<string, Counts>
   myVotes: Record<string, Choice>
   myStars: number[]
-  lastRelease: { number: number; changes: Change[] } | null
+  lastRelease: Release | null
+}
+
+export interface Release {
+  number: number
+  changes: Change[]
+  /** Proposal id → agenda session id of everything published now. */
+  sessions: Record<string, number>
 }
 
 export function emptyStore(): BarcampStore {
@@ -89,6 +98,13 @@ export function applyProposal(store: BarcampStore, proposal: Proposal): void {
   const index = store.proposals.findIndex((p) => p.id === proposal.id)
   if (index === -1) store.proposals = [...store.proposals, proposal]
   else store.proposals = store.proposals.map((p) => (p.id === proposal.id ? proposal : p))
+}
+
+/** A release: remember its changes and which session each proposal became. */
+export function applyRelease(store: BarcampStore, release: Release): void {
+  store.lastRelease = release
+  store.state = { ...store.state, releases: release.number }
+  store.proposals = store.proposals.map((p) => ({ ...p, session_id: release.sessions[p.id] ?? null }))
 }
 
 /** Expected audience, as the server's auto-fill counts it: interested + hands + half the maybes. */
@@ -128,8 +144,5 @@ export function setupBarcamp(client: RealtimeClient): void {
   client.on<CampState>('barcamp.state', (state) => {
     store.state = state
   })
-  client.on<{ number: number; changes: Change[] }>('barcamp.release', (release) => {
-    store.lastRelease = release
-    store.state = { ...store.state, releases: release.number }
-  })
+  client.on<Release>('barcamp.release', (release) => applyRelease(store, release))
 }
