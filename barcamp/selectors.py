@@ -197,6 +197,23 @@ def conflicts(event: Event) -> list[dict]:
                 "title": p.title, "mode": Mode(p.mode).label, "room": cell.room.room.name})
         if p.length > (slot.end - slot.start).total_seconds() / 60:
             warn(cell, "too_long", _("“%(title)s” is longer than its slot.") % {"title": p.title})
+    # Two grid sessions in one room at overlapping times (slots that overlap each other).
+    for cell in cells:
+        for other in cells:
+            if (
+                other.pk != cell.pk
+                and other.room_id == cell.room_id
+                and other.slot_id != cell.slot_id
+                and other.slot.start < cell.slot.end
+                and cell.slot.start < other.slot.end
+            ):
+                warn(
+                    cell,
+                    "double_booking",
+                    _("“%(room)s” already has “%(other)s” at that time.")
+                    % {"room": cell.room.room.name, "other": other.proposal.title},
+                )
+                break
     slots = {c.slot.id: c.slot for c in cells}
     for slot_id, entries in hosts_at.items():
         overlapping = [

@@ -277,7 +277,18 @@ def place(
     """Save one cell. `version` is the one the editor saw: if someone saved the cell since, this
     is refused with `grid_conflict` (and the current cell) instead of overwriting their work."""
     _require_organizer(organizer)
-    event_id = organizer.event_id
+    try:
+        _place(organizer.event_id, cell_id, version, proposal_id, pinned)
+    except IntegrityError:
+        # Another organizer put the same proposal into another cell at the same moment: the
+        # database keeps one cell per proposal, and this save loses like any concurrent edit.
+        raise GatewayError(
+            "grid_conflict", _("Someone else placed this session meanwhile. Your change was not saved.")
+        ) from None
+    return Cell.objects.get(pk=cell_id)
+
+
+def _place(event_id: int, cell_id: int, version: int, proposal_id: int | None, pinned: bool) -> None:
     with transaction.atomic():
         cell = Cell.objects.select_related("slot").filter(pk=cell_id, event_id=event_id).first()
         if cell is None:
@@ -307,7 +318,6 @@ def place(
                 changed.append(previous.pk)
         Cell.objects.filter(pk=cell_id).update(proposal=proposal, pinned=bool(pinned and proposal is not None))
         _publish_cells(event_id, changed)
-    return Cell.objects.get(pk=cell_id)
 
 
 def run_autofill(organizer: Participant) -> dict:

@@ -295,3 +295,43 @@ def test_admin_saves_rooms_and_slots_through_the_services(camp, people):
     added = Slot.objects.get(label="Abend")
     assert Cell.objects.filter(slot=added).count() == 3  # one per barcamp room
     assert Cell.objects.filter(slot=slot).count() == 3
+
+
+def test_overlapping_slots_in_one_room_are_a_double_booking(camp, people):
+    from datetime import timedelta
+
+    first = camp["slots"][0]
+    overlapping = services.add_slot(camp["event"], first.start + timedelta(minutes=30), first.end + timedelta(minutes=30))
+    p, q = propose(people["attendee"], title="A", mode="onsite"), propose(people["attendee2"], title="B", mode="onsite")
+    a = cell_at(camp, 0, "Hall")
+    b = Cell.objects.get(slot=overlapping, room__room__name="Hall")
+    services.place(people["organizer"], a.pk, a.version, p.pk)
+    services.place(people["organizer"], b.pk, b.version, q.pk)
+    codes = sorted((c["proposal_id"], c["code"]) for c in selectors.conflicts(camp["event"]))
+    assert codes == sorted([(p.pk, "double_booking"), (q.pk, "double_booking")])
+    refused("grid_conflicts", services.release, people["organizer"])
+
+
+def test_the_same_proposal_into_two_cells_at_once_one_wins(camp, people):
+    p = propose(people["attendee"], title="Begehrt")
+    cells = [cell_at(camp, 0, "Breakout A"), cell_at(camp, 2, "Breakout B"), cell_at(camp, 0, "Breakout B")]
+    barrier = threading.Barrier(len(cells))
+    outcomes = []
+
+    def save(cell):
+        try:
+            barrier.wait()
+            services.place(people["organizer"], cell.pk, cell.version, p.pk)
+            outcomes.append("ok")
+        except GatewayError as refusal:
+            outcomes.append(refusal.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(c,)) for c in cells]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Cell.objects.filter(proposal=p).count() == 1
+    assert set(outcomes) <= {"ok", "grid_conflict"} and "ok" in outcomes
