@@ -41,21 +41,19 @@ async def test_vote_counts_are_at_most_two_per_second(camp, people, connect):
     voters = [await connect(people[k]) for k in ("attendee2", "speaker", "staff", "moderator", "organizer")]
     loop = asyncio.get_running_loop()
     start = loop.time()
-    votes = 0
-    # Votes keep arriving for 2 s (each one asks for a broadcast; the rate limit allows ~4/s each).
-    while loop.time() - start < 2.0:
+    # 30 votes, a steady trickle (each one asks for a broadcast; the rate limit allows 40 per
+    # 10 s per socket, six each here).
+    for votes in range(30):
         voter = voters[votes % len(voters)]
         choice = "interested" if (votes // len(voters)) % 2 else "maybe"
         assert (await voter.request("barcamp.vote", {"proposal_id": pid, "choice": choice}))["ok"]
-        votes += 1
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.7)
     assert (await client.request("ping"))["ok"]  # everything pushed before the reply is collected
     pushes = [m for m in client.pushes if m.get("type") == "barcamp.votes"]
     elapsed = loop.time() - start
-    assert votes >= 20
     # One broadcast per 500 ms interval at most, however many votes: about elapsed × 2.
-    assert 2 <= len(pushes) <= elapsed * 2 + 1, (votes, len(pushes), elapsed)
+    assert 1 <= len(pushes) <= elapsed * 2 + 1, (len(pushes), elapsed)
     assert await database_sync_to_async(Vote.objects.filter(proposal_id=pid).count)() == len(voters)
 
 
