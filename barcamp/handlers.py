@@ -57,7 +57,7 @@ async def votes_changed(event_id: int) -> None:
         _start_publisher(event_id)
 
 
-_LOCK_MS = 30_000  # outlives a publisher's interval by far; refreshed every round
+_LOCK_MS = 5_000  # outlives an interval by far, refreshed every round; a dead publisher is replaced within it
 
 
 def _start_publisher(event_id: int) -> None:

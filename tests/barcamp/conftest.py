@@ -24,3 +24,21 @@ def camp(event, people):
     ]
     services.configure(people["organizer"], voting_open=True)
     return {"event": event, "slots": slots, "hall": hall, "rooms": rooms}
+
+
+@pytest.fixture
+async def settled():
+    """After a socket test: stop pending vote-count publishers and close the database connection
+    of the worker thread they use, so PostgreSQL can drop the test database."""
+    yield
+    import asyncio
+
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    from barcamp import handlers
+
+    for task in list(handlers._timers):
+        task.cancel()
+    await asyncio.gather(*handlers._timers, return_exceptions=True)
+    await database_sync_to_async(connections.close_all)()

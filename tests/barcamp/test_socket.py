@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from barcamp.models import Cell, Vote
 
 
-async def test_propose_vote_and_coalesced_counts(camp, people, connect):
+async def test_propose_vote_and_coalesced_counts(camp, people, connect, settled):
     proposer = await connect(people["attendee"])
     screen = await connect(people["attendee2"])
     reply = await proposer.request("barcamp.propose", {"title": "Barrierefreiheit", "needs": ["Beamer"]})
@@ -34,7 +34,7 @@ async def test_propose_vote_and_coalesced_counts(camp, people, connect):
     assert len(extra) <= 1  # four changes inside one interval: one broadcast (plus at most one edge)
 
 
-async def test_vote_counts_are_at_most_two_per_second(camp, people, connect):
+async def test_vote_counts_are_at_most_two_per_second(camp, people, connect, settled):
     client = await connect(people["attendee"])
     reply = await client.request("barcamp.propose", {"title": "Zählung"})
     pid = reply["data"]["id"]
@@ -57,7 +57,7 @@ async def test_vote_counts_are_at_most_two_per_second(camp, people, connect):
     assert await database_sync_to_async(Vote.objects.filter(proposal_id=pid).count)() == len(voters)
 
 
-async def test_refusals_over_the_socket(camp, people, connect):
+async def test_refusals_over_the_socket(camp, people, connect, settled):
     attendee = await connect(people["attendee"])
     for type_, data, code in [
         ("barcamp.propose", {"title": "x", "colour": "red"}, "invalid"),
@@ -76,7 +76,7 @@ async def test_refusals_over_the_socket(camp, people, connect):
         assert not reply["ok"] and reply["error"]["code"] == code, (type_, reply)
 
 
-async def test_two_organizers_on_one_cell_and_a_release_reaches_everyone(camp, people, connect):
+async def test_two_organizers_on_one_cell_and_a_release_reaches_everyone(camp, people, connect, settled):
     from eventplatform import services as core
 
     second_organizer = await database_sync_to_async(core.register_participant)(
