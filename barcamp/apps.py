@@ -8,3 +8,7 @@ class BarcampConfig(AppConfig):
     name = "barcamp"
     verbose_name = _("Barcamp")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the barcamp's socket commands, pushes and its snapshot stream.
+        from barcamp import handlers  # noqa: F401

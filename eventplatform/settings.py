@@ -328,3 +328,7 @@ import json  # noqa: E402  (this block is appended last)
 
 STREAMS_ICE_SERVERS = json.loads(os.environ.get("STREAMS_ICE_SERVERS", "[]"))
 STREAMS_RELAY_MAX_VIEWERS = env_int("STREAMS_RELAY_MAX_VIEWERS", 150)
+
+# --- barcamp ---
+# Live vote counts go out at most once per this many milliseconds per event (2 per second).
+BARCAMP_VOTE_COALESCE_MS = env_int("BARCAMP_VOTE_COALESCE_MS", 500)
