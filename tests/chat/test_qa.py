@@ -170,10 +170,12 @@ async def test_questions_bad_input_and_closed_qa(people, talk, event, connect, s
 def test_qa_opens_at_a_stage_talks_start_and_closes_at_its_end(event):
     session = Session.objects.get(event=event, title="Welcome")
     for action in actions_for(session, Moment.START):
-        action.func(session, None)
+        if action.name.startswith("chat."):  # other apps' actions need a real transition
+            action.func(session, None)
     assert QA.objects.get(session=session).is_open
     for action in actions_for(session, Moment.END):
-        action.func(session, None)
+        if action.name.startswith("chat."):  # other apps' actions need a real transition
+            action.func(session, None)
     assert not QA.objects.get(session=session).is_open
     assert [a.name for a in actions_for(session, Moment.START) if a.name.startswith("chat.")] == ["chat.open_qa"]
 

@@ -87,7 +87,8 @@ async def test_source_follows_the_session_and_slate_between(event, people, conne
     def start_keynote():
         keynote = event.sessions.get(title="Keynote")
         for action in actions_for(keynote, Moment.START):
-            action.func(keynote, None)
+            if action.name.startswith("streams."):  # other apps' actions need a real transition
+                action.func(keynote, None)
         return keynote
 
     keynote = await database_sync_to_async(start_keynote)()
@@ -97,7 +98,8 @@ async def test_source_follows_the_session_and_slate_between(event, people, conne
 
     def end_keynote():
         for action in actions_for(keynote, Moment.END):
-            action.func(keynote, None)
+            if action.name.startswith("streams."):  # other apps' actions need a real transition
+                action.func(keynote, None)
 
     await database_sync_to_async(end_keynote)()
     pushed = await attendee.wait_push("stage.source", where=lambda d: d["session"] is None)
