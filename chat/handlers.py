@@ -1,4 +1,4 @@
-"""Chat and Q&A socket commands: thin calls into chat.services (see docs/features/chat.md)."""
+"""Chat and Q&A socket commands: thin calls into chat.services (README: "Chat, Q&A, polls and reactions")."""
 
 import time
 

@@ -252,7 +252,7 @@ LOGGING = {
 }
 
 # --- transitions ---
-# Schedule-driven session transitions (eventplatform/transitions, docs/features/transitions.md).
+# Schedule-driven session transitions (eventplatform/transitions, README: "The agenda runs the event").
 TRANSITIONS = {
     # A claimed transition whose worker has not finished it after this long is handed back.
     "LEASE_SECONDS": env_int("TRANSITIONS_LEASE_SECONDS", 30),
