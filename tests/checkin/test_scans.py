@@ -176,3 +176,16 @@ def _user(name):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create(username=name)
+
+
+def test_default_list_is_one_list_whatever_the_language(event):
+    from django.utils import translation
+
+    from checkin import services as checkin_services
+
+    with translation.override("en"):
+        first = checkin_services.default_list(event)
+    with translation.override("de"):
+        again = checkin_services.default_list(event)
+    assert first.pk == again.pk
+    assert first.name == "Haupteingang"  # the event's first language is German
