@@ -525,7 +525,17 @@ def place_arrival(event_id: int, participant_id: int) -> dict | None:
     """A late arrival (or an attendee on the stage when rooms open) placed by the current mode:
     automatic puts them into the emptiest open room; pre-assigned people go to their room;
     manual and self-select leave them where they are (the moderator or they themselves choose)."""
+    # Every socket that connects comes here; almost always there is nothing to place, and a
+    # read needs no transaction (on SQLite a transaction takes the write lock: a join storm
+    # would queue on it). Only an arrival that must be placed takes the locked path.
+    existing = Assignment.objects.filter(participant_id=participant_id).select_related("breakout__room").first()
+    if existing is not None:
+        return _assignment_payload(existing.breakout, existing.source) if existing.breakout.is_open else None
+    rnd = current_round(event_id)
+    if rnd is None or rnd.mode != Mode.AUTOMATIC:
+        return None
     with transaction.atomic():
+        # Checked again under the transaction: a move may have placed them meanwhile.
         existing = Assignment.objects.filter(participant_id=participant_id).select_related("breakout__room").first()
         if existing is not None:
             return _assignment_payload(existing.breakout, existing.source) if existing.breakout.is_open else None
