@@ -55,13 +55,13 @@ async def test_two_tabs_of_one_person_count_once(people, connect):
     tab1 = await connect(people["attendee"])
     await connect(people["attendee"])
     await connect(people["attendee2"])
-    await asyncio.sleep(0.1)
-    snapshot = (await tab1.request("hello"))["data"]
-    # the presence summary may be cached for a moment; the list command reads fresh
     moderator = await connect(people["moderator"])
+    # Four sockets, three people: the coalesced update reads fresh and counts each person once.
+    update = await tab1.wait_push("presence.update", where=lambda d: d["count"] == 3)
+    assert sorted(p["name"] for p in update["participants"]) == ["Attendee", "Attendee2", "Moderator"]
     listing = (await moderator.request("presence.list"))["data"]
     assert listing["count"] == 3
-    assert snapshot["presence"]["count"] in (2, 3)
+    assert [p["name"] for p in listing["participants"]].count("Attendee") == 1
 
 
 async def test_resume_with_current_cursor_is_unchanged_and_edits_arrive(people, event, connect):
