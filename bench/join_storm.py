@@ -110,7 +110,11 @@ def configure_env(args: argparse.Namespace, run_id: str) -> dict:
         database_url = f"sqlite:///{sqlite_file}"
     os.environ.update(
         DJANGO_SETTINGS_MODULE="eventplatform.settings",
-        DEBUG="1",
+        # As in production: DEBUG off (no per-query SQL recording), a key and hosts given.
+        DEBUG="0",
+        SECRET_KEY="bench-only-" + "x" * 40,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
         DATABASE_URL=database_url,
         REDIS_PREFIX=f"bench-joinstorm-{run_id}",
         PYTHONUNBUFFERED="1",
