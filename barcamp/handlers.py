@@ -9,13 +9,12 @@ from django.conf import settings
 from django.urls import reverse
 
 from barcamp import schemas, selectors, services
-from eventplatform.models import Participant
-from eventplatform.realtime import groups
+from eventplatform.models import Event, Participant
+from eventplatform.realtime import bus, groups
 from eventplatform.realtime import permissions as perms
-from eventplatform.realtime.bus import channel_for
-from eventplatform.realtime.envelope import encode_push
 from eventplatform.realtime.registry import Empty, command, declare_push, stream
 from eventplatform.realtime.runtime import runtime
+from eventplatform.realtime.shared import SharedPart
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +77,7 @@ async def _publish_while_dirty(event_id: int) -> None:
             if await redis.getdel(dirty):
                 await redis.pexpire(lock, _LOCK_MS)
                 counts = await database_sync_to_async(selectors.vote_counts)(event_id)
-                await redis.publish(
-                    channel_for(groups.event(event_id)), encode_push("barcamp.votes", {"counts": counts})
-                )
+                await bus.apublish(redis, groups.event(event_id), "barcamp.votes", {"counts": counts})
                 continue
             await redis.delete(lock)
             if await redis.exists(dirty) and await redis.set(lock, "1", nx=True, px=_LOCK_MS):
@@ -109,20 +106,27 @@ def _participant_sync(conn) -> Participant:
     return Participant.objects.select_related("event").get(pk=conn.actor.participant_id)
 
 
+def _board(event_id: int) -> dict:
+    """The barcamp's state, proposals and vote counts: the same for everyone in the event."""
+    return {
+        "state": selectors.public_state(Event(pk=event_id)),
+        "proposals": selectors.proposals(event_id),
+        "counts": selectors.vote_counts(event_id),
+    }
+
+
+def _mine(participant_id: int) -> dict:
+    return {"my_votes": selectors.my_votes(participant_id), "my_stars": selectors.my_stars(participant_id)}
+
+
+_shared_board = SharedPart("barcamp", _board)  # every change is pushed to the event's group
+
+
 @stream("barcamp")
 async def barcamp_stream(conn, cursor: int | None) -> dict:
-    def load():
-        participant = _participant_sync(conn)
-        return {
-            "state": selectors.public_state(participant.event),
-            "proposals": selectors.proposals(conn.event_id),
-            "counts": selectors.vote_counts(conn.event_id),
-            "my_votes": selectors.my_votes(participant.pk),
-            "my_stars": selectors.my_stars(participant.pk),
-        }
-
-    data = await database_sync_to_async(load)()
-    return {"mode": "full", "cursor": data["state"]["releases"], "data": data}
+    board = await _shared_board.get(conn.event_id, [groups.event(conn.event_id)])
+    mine = await database_sync_to_async(_mine)(conn.actor.participant_id)
+    return {"mode": "full", "cursor": board["state"]["releases"], "data": {**board, **mine}}
 
 
 @command("barcamp.propose", schema=schemas.ProposeIn, reply=schemas.ProposalOut)

@@ -13,6 +13,7 @@ from eventplatform.realtime import groups
 from eventplatform.realtime import permissions as perms
 from eventplatform.realtime.envelope import GatewayError
 from eventplatform.realtime.registry import command, declare_push, on_connect, stream
+from eventplatform.realtime.shared import SharedPart
 
 declare_push("chat.message", s.MessageOut, "A new chat message.", group="chat.<channel_id>")
 declare_push("chat.message_update", s.MessageOut, "A message was edited or deleted.", group="chat.<channel_id>")
@@ -290,11 +291,24 @@ def _chat_stream(event_id: int, channel_ids: list[int], cursor: int | None) -> d
     return {"mode": "full", "cursor": now, "data": {"messages": page}}
 
 
+# What every attendee's fresh snapshot shares: built once per version of its groups.
+_open_pages = SharedPart("chat", selectors.open_pages)
+_qa_board = SharedPart("qa", lambda event_id: selectors.qa_board(event_id, moderator=False))
+
+
 @stream("chat")
 async def chat_stream(conn, cursor: int | None) -> dict:
     """Channels you can read and their messages: fresh pages, or every change after your cursor."""
     channels = [c for c in await _channels(conn.event_id) if _readable(conn, c)]
-    result = await _call(_chat_stream, event_id=conn.event_id, channel_ids=[c.pk for c in channels], cursor=cursor)
+    channel_ids = [c.pk for c in channels]
+    result = None
+    if cursor is None and all(c.kind != Channel.Kind.BREAKOUT for c in channels):
+        shared = await _open_pages.get(conn.event_id, [services.channel_group(cid) for cid in channel_ids])
+        if all(cid in shared["pages"] for cid in channel_ids):
+            messages = [m for cid in channel_ids for m in shared["pages"][cid]]
+            result = {"mode": "full", "cursor": shared["cursor"], "data": {"messages": messages}}
+    if result is None:  # resuming, or reading a breakout room's chat: read for this person
+        result = await _call(_chat_stream, event_id=conn.event_id, channel_ids=channel_ids, cursor=cursor)
     # Channel settings ride along whatever the mode: they are small and may have changed.
     result.setdefault("data", {})["channels"] = [selectors.channel_out(c) for c in channels]
     if result["mode"] == "unchanged":
@@ -306,6 +320,11 @@ async def chat_stream(conn, cursor: int | None) -> dict:
 @stream("qa")
 async def qa_stream(conn, cursor: int | None) -> dict:
     """Q&A and polls of the event, always fresh (moderators also get the queue and authors)."""
-    data = await _call(selectors.qa_state, event_id=conn.event_id, participant_id=conn.actor.participant_id,
-                       moderator=bool(conn.actor.roles & services.MODERATING))
+    participant_id = conn.actor.participant_id
+    if conn.actor.roles & services.MODERATING:
+        data = await _call(selectors.qa_state, event_id=conn.event_id, participant_id=participant_id, moderator=True)
+    else:
+        # Questions go out on the event group, polls on their channel's group.
+        watched = [groups.event(conn.event_id), *(services.channel_group(c.pk) for c in await _channels(conn.event_id))]
+        data = {**await _qa_board.get(conn.event_id, watched), **await _call(selectors.qa_mine, participant_id=participant_id)}
     return {"mode": "full", "cursor": int(time.time()), "data": data}

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import services
+from eventplatform.realtime import bus
 from eventplatform.realtime.bus import channel_for
 from eventplatform.realtime.envelope import encode_push
 from eventplatform.realtime.runtime import runtime
@@ -113,13 +114,11 @@ async def _flush_counts(kind: str, dirty_key: str, group: str, delay: float) -> 
         if kind == "q":
             # Read after the window: the counts are the database's, never a sum kept aside.
             counts = await database_sync_to_async(services.vote_counts)(ids)
-            await client.publish(channel_for(group), encode_push("qa.votes", {"counts": counts}))
+            await bus.apublish(client, group, "qa.votes", {"counts": counts})
         else:
             for poll_id in ids:
                 counts = await database_sync_to_async(services.poll_counts)(poll_id)
                 if counts is not None:
-                    await client.publish(
-                        channel_for(services.channel_group(counts["channel_id"])), encode_push("poll.counts", counts)
-                    )
+                    await bus.apublish(client, services.channel_group(counts["channel_id"]), "poll.counts", counts)
     except Exception:
         log.exception("count flush failed")

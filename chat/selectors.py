@@ -136,6 +136,11 @@ def changes_since(channel_ids: list[int], cursor: int, limit: int) -> list[dict]
 
 
 def qa_state(event_id: int, participant_id: int, *, moderator: bool) -> dict:
+    return {**qa_board(event_id, moderator=moderator), **qa_mine(participant_id)}
+
+
+def qa_board(event_id: int, *, moderator: bool) -> dict:
+    """The event's Q&A sessions, questions and polls: the same for every attendee (or moderator)."""
     qas = list(QA.objects.filter(session__event_id=event_id).order_by("session__start"))
     questions = Question.objects.filter(session__event_id=event_id).select_related("author")
     if not moderator:
@@ -147,16 +152,31 @@ def qa_state(event_id: int, participant_id: int, *, moderator: bool) -> dict:
     return {
         "qas": [qa_out(qa) for qa in qas],
         "questions": [shape(q) for q in questions],
+        "polls": [poll_out(p, with_counts=True if moderator else None) for p in polls],
+    }
+
+
+def qa_mine(participant_id: int) -> dict:
+    """One person's votes, questions and poll answers."""
+    return {
         "my_votes": list(Vote.objects.filter(participant_id=participant_id).values_list("question_id", flat=True)),
         "my_questions": list(
             Question.objects.filter(author_id=participant_id).values_list("id", flat=True)
         ),
-        "polls": [poll_out(p, with_counts=True if moderator else None) for p in polls],
         "my_ballots": {
             str(b.poll_id): [o.pk for o in b.options.all()]
             for b in PollBallot.objects.filter(participant_id=participant_id).prefetch_related("options")
         },
     }
+
+
+def open_pages(event_id: int) -> dict:
+    """The cursor and the last page of every channel all participants read (not breakouts)."""
+    now = chat_cursor(event_id)
+    channel_ids = Channel.objects.filter(event_id=event_id).exclude(kind=Channel.Kind.BREAKOUT).values_list(
+        "id", flat=True
+    )
+    return {"cursor": now, "pages": {cid: history(cid) for cid in channel_ids}}
 
 
 def latest_seq(channel_ids: list[int]) -> int:

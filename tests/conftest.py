@@ -26,6 +26,16 @@ def _clean_redis_keys():
         client.delete(*keys)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_shared_parts():
+    """Each test's database starts over and reuses event ids: no snapshot part may carry over."""
+    from eventplatform.realtime import shared
+
+    shared.forget_all()
+    yield
+    shared.forget_all()
+
+
 @pytest.fixture
 def event(transactional_db) -> Event:
     """A small hybrid event: a stage, two breakouts, three sessions, one person per role."""

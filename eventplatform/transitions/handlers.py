@@ -3,8 +3,10 @@
 from channels.db import database_sync_to_async
 
 from eventplatform.models import Event, Session
+from eventplatform.realtime import groups
 from eventplatform.realtime import permissions as perms
 from eventplatform.realtime.registry import command, declare_push, stream
+from eventplatform.realtime.shared import SharedPart
 from eventplatform.transitions import selectors, services
 from eventplatform.transitions.schemas import (
     ExtendIn,
@@ -97,13 +99,13 @@ async def set_warnings(conn, msg: WarningsIn) -> dict:
     return {"minutes": list(await run())}
 
 
+# The plan is the same for everyone; its "recent" part moves with the clock, hence the age limit.
+_shared_plan = SharedPart("transitions", selectors.plan_payload, max_age=5.0)
+
+
 @stream("transitions")
 async def transitions_stream(conn, cursor: int | None) -> dict:
-    @database_sync_to_async
-    def load():
-        return selectors.plan_payload(conn.event_id)
-
-    payload = await load()
+    payload = await _shared_plan.get(conn.event_id, [groups.event(conn.event_id)])
     if cursor == payload["cursor"]:
         return {"mode": "unchanged", "cursor": payload["cursor"]}
     return {"mode": "full", "cursor": payload["cursor"], "data": payload["data"]}
