@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from barcamp import autofill as fill
 from barcamp.models import ROOM_MODES_FOR, BarcampRoom, BarcampSettings, Cell, Mode, Proposal, Slot, Star, Vote
 from eventplatform.models import Event, Session
+from eventplatform.precompiled import Precompiled
 
 
 def jsonable(value):
@@ -86,15 +87,17 @@ def public_state(event: Event) -> dict:
     }
 
 
+# Every join asks both (eventplatform/precompiled.py).
+_my_votes = Precompiled(lambda pid: Vote.objects.filter(participant_id=pid).values_list("proposal_id", "choice"))
+_my_stars = Precompiled(lambda pid: Star.objects.filter(participant_id=pid).values_list("proposal_id"))
+
+
 def my_votes(participant_id: int) -> dict[str, str]:
-    return {
-        str(pid): choice
-        for pid, choice in Vote.objects.filter(participant_id=participant_id).values_list("proposal_id", "choice")
-    }
+    return {str(pid): choice for pid, choice in _my_votes.rows(participant_id)}
 
 
 def my_stars(participant_id: int) -> list[int]:
-    return list(Star.objects.filter(participant_id=participant_id).values_list("proposal_id", flat=True))
+    return _my_stars.column(participant_id)
 
 
 def cells_out(cells) -> list[dict]:

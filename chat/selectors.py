@@ -14,6 +14,7 @@ from chat.models import (
     Vote,
 )
 from eventplatform.models import Participant
+from eventplatform.precompiled import Precompiled
 
 
 def iso(moment):
@@ -156,18 +157,31 @@ def qa_board(event_id: int, *, moderator: bool) -> dict:
     }
 
 
+# Every join asks these three (precompiled.py).
+_my_question_votes = Precompiled(lambda pid: Vote.objects.filter(participant_id=pid).values_list("question_id"))
+_my_questions = Precompiled(lambda pid: Question.objects.filter(author_id=pid).values_list("id").order_by("id"))
+_my_ballot_options = Precompiled(
+    lambda pid: PollBallot.objects.filter(participant_id=pid).values_list("poll_id", "options").order_by("id")
+)
+
+
 def qa_mine(participant_id: int) -> dict:
     """One person's votes, questions and poll answers."""
     return {
-        "my_votes": list(Vote.objects.filter(participant_id=participant_id).values_list("question_id", flat=True)),
-        "my_questions": list(
-            Question.objects.filter(author_id=participant_id).values_list("id", flat=True)
-        ),
-        "my_ballots": {
-            str(b.poll_id): [o.pk for o in b.options.all()]
-            for b in PollBallot.objects.filter(participant_id=participant_id).prefetch_related("options")
-        },
+        "my_votes": _my_question_votes.column(participant_id),
+        "my_questions": _my_questions.column(participant_id),
+        "my_ballots": my_ballots(participant_id),
     }
+
+
+def my_ballots(participant_id: int) -> dict[str, list[int]]:
+    """Per poll answered, the options chosen."""
+    ballots: dict[str, list[int]] = {}
+    for poll_id, option_id in _my_ballot_options.rows(participant_id):
+        chosen = ballots.setdefault(str(poll_id), [])
+        if option_id is not None:
+            chosen.append(option_id)
+    return ballots
 
 
 def open_pages(event_id: int) -> dict:

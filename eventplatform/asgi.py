@@ -10,7 +10,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from eventplatform.realtime import server_tuning  # noqa: E402
 from eventplatform.realtime.consumer import EventConsumer  # noqa: E402
+
+server_tuning.apply()
 
 websocket_routes = [path("ws/events/<slug:slug>/", EventConsumer.as_asgi())]
 

@@ -3,9 +3,15 @@
 from django.db.models import Prefetch
 
 from eventplatform.models import Event, Participant, Room, Session, Ticket
+from eventplatform.precompiled import Precompiled
 
 
-def ticket_by_secret(secret: str) -> Ticket | None:
+def ticket_by_secret(secret: str, slug: str | None = None) -> Ticket | None:
+    """The ticket with this secret (of the event `slug`, if given), with its participant."""
+    if slug is not None:
+        # Every socket of a join storm asks: no joins beyond the participant, no ORDER BY.
+        found = list(Ticket.objects.select_related("participant").filter(secret=secret, participant__event__slug=slug)[:1])
+        return found[0] if found else None
     return (
         Ticket.objects.select_related("participant__event", "participant__user").filter(secret=secret).first()
     )
@@ -15,8 +21,15 @@ def participant_for_user(user, slug: str) -> Participant | None:
     return Participant.objects.select_related("event").filter(user=user, event__slug=slug).first()
 
 
+_agenda_version = Precompiled(lambda event_id: Event.objects.filter(pk=event_id).values_list("agenda_version"))
+
+
 def agenda_version(event_id: int) -> int:
-    return Event.objects.filter(pk=event_id).values_list("agenda_version", flat=True).get()
+    """Asked by every join (precompiled.py)."""
+    found = _agenda_version.column(event_id)
+    if not found:
+        raise Event.DoesNotExist(event_id)
+    return found[0]
 
 
 def agenda(event_id: int) -> dict:

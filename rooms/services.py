@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from eventplatform.models import Event, Participant, Room, Session
+from eventplatform.precompiled import Precompiled
 from eventplatform.realtime import groups
 from eventplatform.realtime.bus import channel_for, control_channel_for, publish, sync_redis
 from eventplatform.realtime.envelope import GatewayError, encode, encode_push
@@ -521,6 +522,12 @@ def visit(event_id: int, moderator_id: int, room_id: int | None) -> dict:
     return _assignment_payload(target, Assignment.Source.MODERATOR if target else None)
 
 
+_has_assignment = Precompiled(lambda pid: Assignment.objects.filter(participant_id=pid).values_list("id")[:1])
+_open_round_mode = Precompiled(
+    lambda event_id, state: BreakoutRound.objects.filter(event_id=event_id, state=state).values_list("mode")[:1]
+)
+
+
 def place_arrival(event_id: int, participant_id: int) -> dict | None:
     """A late arrival (or an attendee on the stage when rooms open) placed by the current mode:
     automatic puts them into the emptiest open room; pre-assigned people go to their room;
@@ -528,11 +535,12 @@ def place_arrival(event_id: int, participant_id: int) -> dict | None:
     # Every socket that connects comes here; almost always there is nothing to place, and a
     # read needs no transaction (on SQLite a transaction takes the write lock: a join storm
     # would queue on it). Only an arrival that must be placed takes the locked path.
-    existing = Assignment.objects.filter(participant_id=participant_id).select_related("breakout__room").first()
-    if existing is not None:
-        return _assignment_payload(existing.breakout, existing.source) if existing.breakout.is_open else None
-    rnd = current_round(event_id)
-    if rnd is None or rnd.mode != Mode.AUTOMATIC:
+    # Both lookups are precompiled (eventplatform/precompiled.py): every join asks them.
+    if _has_assignment.rows(participant_id):
+        existing = Assignment.objects.filter(participant_id=participant_id).select_related("breakout__room").first()
+        if existing is not None:
+            return _assignment_payload(existing.breakout, existing.source) if existing.breakout.is_open else None
+    if _open_round_mode.column(event_id, BreakoutRound.State.OPEN.value) != [Mode.AUTOMATIC.value]:
         return None
     with transaction.atomic():
         # Checked again under the transaction: a move may have placed them meanwhile.

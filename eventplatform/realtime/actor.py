@@ -27,12 +27,12 @@ class Actor:
         }
 
 
-def actor_for(participant) -> Actor:
+def actor_for(participant, event_slug: str) -> Actor:
     return Actor(
         participant_id=participant.pk,
         user_id=participant.user_id,
         event_id=participant.event_id,
-        event_slug=participant.event.slug,
+        event_slug=event_slug,
         name=participant.name,
         roles=frozenset(participant.roles),
         attendance=participant.attendance,

@@ -25,12 +25,12 @@ def _ticket_secret(scope) -> str | None:
 @database_sync_to_async
 def _resolve(secret: str | None, user, slug: str) -> Actor:
     if secret is not None:
-        ticket = selectors.ticket_by_secret(secret)
-        if ticket is None or ticket.participant.event.slug != slug:
+        ticket = selectors.ticket_by_secret(secret, slug)
+        if ticket is None:
             raise GatewayError("ticket_invalid", _MESSAGES["ticket_invalid"])
         if problem := ticket.problem():
             raise GatewayError(problem, _MESSAGES[problem])
-        return actor_for(ticket.participant)
+        return actor_for(ticket.participant, slug)
     if user is None or not user.is_authenticated:
         raise GatewayError("not_authenticated", "Open your ticket link to join this event.")
     participant = selectors.participant_for_user(user, slug)
@@ -38,7 +38,7 @@ def _resolve(secret: str | None, user, slug: str) -> Actor:
         raise GatewayError("forbidden", "You are not registered for this event.")
     if participant.is_removed:
         raise GatewayError("forbidden", "You were removed from this event.")
-    return actor_for(participant)
+    return actor_for(participant, slug)
 
 
 async def authenticate(scope, slug: str) -> Actor:

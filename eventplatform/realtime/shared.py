@@ -16,6 +16,7 @@ An epoch key, made once per Redis data set, keeps stamps from an emptied Redis f
 import asyncio
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,55 @@ from eventplatform.realtime.runtime import runtime
 
 def epoch_key() -> str:
     return f"{settings.REDIS_PREFIX}:v:epoch"
+
+
+class _VersionReader:
+    """One MGET for all the stamps asked while the previous MGET was under way.
+
+    A join storm asks for several stamps per join; batching them keeps Redis round trips (and
+    their CPU in this process) from growing with the joins. Every request is answered by a
+    read that was sent after the request was made, so it is as fresh as a read of its own.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[list[str], asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def read(self, keys: list[str]) -> list:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((keys, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                unique = list(dict.fromkeys(key for keys, _ in batch for key in keys))
+                try:
+                    values = dict(zip(unique, await runtime().redis.mget(unique)))
+                except Exception as exc:  # each waiter raises it: a join fails, the process does not
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for keys, future in batch:
+                    if not future.done():
+                        future.set_result([values[key] for key in keys])
+        finally:
+            self._task = None
+
+
+_readers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _VersionReader]" = weakref.WeakKeyDictionary()
+
+
+def _reader() -> _VersionReader:
+    loop = asyncio.get_running_loop()  # like the Redis client it uses: one per event loop
+    reader = _readers.get(loop)
+    if reader is None:
+        reader = _readers[loop] = _VersionReader()
+    return reader
 
 
 PARTS: list["SharedPart"] = []
@@ -63,12 +113,11 @@ class SharedPart:
 
     @staticmethod
     async def stamp(groups: Iterable[str]) -> tuple:
-        client = runtime().redis
         keys = [epoch_key(), *(version_key(group) for group in groups)]
-        values = await client.mget(keys)
+        values = await _reader().read(keys)
         if values[0] is None:
-            await client.set(epoch_key(), uuid.uuid4().hex, nx=True)
-            values = await client.mget(keys)
+            await runtime().redis.set(epoch_key(), uuid.uuid4().hex, nx=True)
+            values = await _reader().read(keys)
         return tuple(values)
 
     async def get(self, event_id: int, groups: Iterable[str]) -> Any:
