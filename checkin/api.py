@@ -29,10 +29,13 @@ router = Router(tags=["checkin"])
 
 
 class Desk:
-    """Who is calling: a device, a staff member, or both (staff using a provisioned desk)."""
+    """Who is calling: a device, a staff member, or both (staff using a provisioned desk);
+    with the check-in list the request names, if it names one."""
 
-    def __init__(self, event: Event, device: Device | None, staff: Participant | None) -> None:
-        self.event, self.device, self.staff = event, device, staff
+    def __init__(
+        self, event: Event, device: Device | None, staff: Participant | None, checkin_list: CheckinList | None = None
+    ) -> None:
+        self.event, self.device, self.staff, self.checkin_list = event, device, staff, checkin_list
 
 
 def _member(request, event: Event) -> Participant | None:
@@ -51,17 +54,26 @@ def _csrf_ok(request) -> bool:
 LAST_SEEN_EVERY = timedelta(seconds=60)
 
 
-def desk(request, slug: str, *, session_only: bool = False) -> Desk:
+def desk(request, slug: str, *, session_only: bool = False, list_id: int | None = None) -> Desk:
+    """Who is calling (401/403 otherwise). With `list_id`, also the event's check-in list (404
+    otherwise); a desk token then reads device, event and list in one statement — the scan's
+    path, where the event's other fields are not needed (`services.device_and_list`)."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and not session_only:
-        device = services.device_for_token(header[7:].strip())
+        token = header[7:].strip()
+        if list_id is None:
+            device, checkin_list = services.device_for_token(token), None
+        else:
+            device, checkin_list = services.device_and_list(token, list_id)
         if device is None or device.event.slug != slug:
             get_object_or_404(Event, slug=slug)
             raise HttpError(401, "device_signed_out")
         now = timezone.now()
         if device.last_seen is None or now - device.last_seen > LAST_SEEN_EVERY:  # not a write per scan
             Device.objects.filter(pk=device.pk).update(last_seen=now)
-        return Desk(device.event, device, None)
+        if list_id is not None and checkin_list is None:
+            raise HttpError(404, "unknown_list")
+        return Desk(device.event, device, None, checkin_list)
     event = get_object_or_404(Event, slug=slug)
     member = _member(request, event)
     if member is None:
@@ -70,7 +82,7 @@ def desk(request, slug: str, *, session_only: bool = False) -> Desk:
         raise HttpError(403, "staff_only")
     if not _csrf_ok(request):
         raise HttpError(403, "csrf_failed")
-    return Desk(event, None, member)
+    return Desk(event, None, member, _list(event, list_id) if list_id is not None else None)
 
 
 def organizer(request, slug: str) -> tuple[Event, Participant]:
@@ -144,14 +156,18 @@ def revoke_device(request, slug: str, device_id: int):
 
 @router.post("/e/{slug}/scan", response={200: dict, 400: dict, 404: dict, 409: dict})
 async def scan(request, slug: str, body: ScanIn):
-    # Off the one thread Django runs sync views on, so several desks are served at once; each
-    # scan still takes its own row lock, which is what keeps two desks from both admitting.
+    # In the event loop's shared worker threads, not in a thread of the request's own: Django's
+    # ASGI handler gives every request a new thread for its thread-sensitive work, and Django's
+    # database connections belong to a thread, so a sync view here would open a new database
+    # connection for every scan. The shared threads keep theirs (CONN_MAX_AGE) and serve several
+    # desks at once; each scan still takes its own row lock, which is what keeps two desks from
+    # both admitting.
     return await sync_to_async(_scan, thread_sensitive=False)(request, slug, body)
 
 
 def _scan(request, slug: str, body: ScanIn):
-    who = desk(request, slug)
-    checkin_list = _list(who.event, body.list_id)
+    who = desk(request, slug, list_id=body.list_id)
+    checkin_list = who.checkin_list
     kwargs = dict(direction=body.direction, device=who.device, staff=who.staff, retry_id=body.retry_id)
     try:
         if body.code is not None:

@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from checkin import codes
+from checkin import codes, statements
 from checkin.models import CheckinList, Conflict, Device, RegistrationSettings, Scan, SigningKey, TicketState
 from eventplatform import services as core_services
 from eventplatform.models import Event, Participant, Ticket
@@ -163,6 +163,16 @@ def device_for_token(token: str) -> Device | None:
     return device
 
 
+def device_and_list(token: str, list_id: int) -> tuple[Device | None, CheckinList | None]:
+    """A scan's desk and list in one statement (read on every scan, so a revoked desk is refused
+    at its very next one). The device's event carries only its id and slug; reading any other
+    field of it costs a query."""
+    found = statements.desk_and_list(_token_hash(token), list_id)
+    if found is None or found[0].revoked_at is not None:
+        return None, None
+    return found
+
+
 def revoke_device(device: Device, *, by: Participant) -> None:
     """Signs the desk out remotely: its next request gets 401 and it wipes its offline data."""
     if not (by.event_id == device.event_id and (by.is_staff_member or by.is_organizer)):
@@ -233,13 +243,18 @@ def _outcome_of(scan: Scan, replayed: bool = False) -> Outcome:
     )
 
 
-def _last_counting(checkin_list: CheckinList, ticket: Ticket, before_id: int | None = None) -> Scan | None:
-    scans = Scan.objects.filter(
-        checkin_list=checkin_list, ticket=ticket, result=Scan.Result.ADMITTED, annulled_at__isnull=True
-    )
-    if before_id is not None:
-        scans = scans.filter(pk__lt=before_id)
-    return scans.select_related("device", "checkin_list").order_by("-scanned_at", "-id").first()
+def _last_counting(
+    checkin_list: CheckinList, ticket: Ticket, before_id: int | None = None, device: Device | None = None
+) -> Scan | None:
+    """The ticket's last admission (in or out) on the list that still counts. Only its id,
+    direction, time and desk are read; its list is `checkin_list`, and if `device` made it, its
+    desk is `device` — so describing it costs a query only for another desk's name."""
+    last = statements.last_counting(checkin_list.pk, ticket.pk, before_id)
+    if last is not None:
+        last.checkin_list = checkin_list
+        if device is not None and last.device_id == device.pk:
+            last.device = device
+    return last
 
 
 def _describe(scan: Scan) -> dict:
@@ -269,10 +284,6 @@ def scan(
         raise CheckinError("invalid_direction", _("Direction must be entry or exit."))
     if retry_id is not None and not (0 < len(retry_id) <= 64):
         raise CheckinError("invalid_retry_id", _("The retry id must have 1 to 64 characters."))
-    if retry_id:
-        first = Scan.objects.filter(retry_id=retry_id).select_related("ticket__participant", "checkin_list").first()
-        if first is not None:
-            return _replayed(first, event)
     now = timezone.now()
     moment = min(scanned_at, now) if scanned_at else now
     code = (code or "").strip()
@@ -284,7 +295,12 @@ def scan(
         with transaction.atomic():
             return _scan_locked(event, checkin_list, code, row, moment, offline_admitted)
     except IntegrityError:
-        # The same retry id arrived twice at once: the other request wrote the row.
+        # The retry id is taken: a repeated request (the desk did not get the answer), or the
+        # same one twice at once. Nothing of this attempt was written; answer with the first
+        # row. A repeat is rare, so it is found by its failing insert (the unique retry id)
+        # instead of a look-up before every scan.
+        if not retry_id:
+            raise
         first = Scan.objects.filter(retry_id=retry_id).select_related("ticket__participant", "checkin_list").first()
         if first is None:
             raise
@@ -297,8 +313,12 @@ def _replayed(first: Scan, event: Event) -> Outcome:
     return _outcome_of(first, replayed=True)
 
 
+def _record(row: dict, **fields) -> Scan:
+    return Scan.objects.create(**row, **fields)
+
+
 def _refuse(row: dict, reason: str, ticket: Ticket | None = None) -> Outcome:
-    scan_row = Scan.objects.create(**row, ticket=ticket, result=Scan.Result.REFUSED, reason=reason)
+    scan_row = _record(row, ticket=ticket, result=Scan.Result.REFUSED, reason=reason)
     participant = ticket.participant if ticket else None
     return Outcome(
         scan=scan_row, result=Scan.Result.REFUSED, reason=reason, ticket_id=ticket.pk if ticket else None,
@@ -327,11 +347,10 @@ def _key_for(kid: int) -> tuple[int, bytes] | None:
 
 def _locked_state(ticket_id: int, event: Event) -> TicketState | None:
     """The ticket's check-in state, locked, with the ticket and participant in the same query."""
-    query = TicketState.objects.select_for_update(of=("self",)).select_related("ticket__participant")
-    state = query.filter(ticket_id=ticket_id, ticket__participant__event=event).first()
+    state = statements.locked_ticket(ticket_id, event.pk)
     if state is None and Ticket.objects.filter(pk=ticket_id, participant__event=event).exists():
         TicketState.objects.get_or_create(ticket_id=ticket_id)  # a ticket from before check-in existed
-        state = query.filter(ticket_id=ticket_id).first()
+        state = statements.locked_ticket(ticket_id, event.pk)
     return state
 
 
@@ -372,28 +391,28 @@ def _scan_locked(event, checkin_list, code, row, moment, offline_admitted) -> Ou
         return _refuse(row, "list_not_open", ticket)
     if checkin_list.closes_at and moment > checkin_list.closes_at:
         return _refuse(row, "list_closed", ticket)
-    last = _last_counting(checkin_list, ticket)
+    last = _last_counting(checkin_list, ticket, device=row["device"])
     if row["direction"] == Scan.Direction.EXIT:
         if not checkin_list.allow_exit:
             return _refuse(row, "exit_not_allowed", ticket)
-        scan_row = Scan.objects.create(**row, ticket=ticket, result=Scan.Result.ADMITTED)
+        scan_row = _record(row, ticket=ticket, result=Scan.Result.ADMITTED)
         return Outcome(scan=scan_row, result=Scan.Result.ADMITTED, name=participant.name,
                        attendance=participant.attendance, ticket_id=ticket.pk)
     if last is not None and last.direction == Scan.Direction.ENTRY:
         if offline_admitted:
             # A desk without network already let this person in: it happened, so record the
             # admission, and put the collision in front of staff instead of hiding it.
-            scan_row = Scan.objects.create(**row, ticket=ticket, result=Scan.Result.ADMITTED, reason="conflict")
+            scan_row = _record(row, ticket=ticket, result=Scan.Result.ADMITTED, reason="conflict")
             Conflict.objects.create(event=event, ticket=ticket, first_scan=last, second_scan=scan_row)
             return Outcome(scan=scan_row, result=Scan.Result.ADMITTED, reason="conflict", name=participant.name,
                            attendance=participant.attendance, ticket_id=ticket.pk, previous=_describe(last),
                            conflict=True)
-        scan_row = Scan.objects.create(**row, ticket=ticket, result=Scan.Result.ALREADY_IN, reason="already_in")
+        scan_row = _record(row, ticket=ticket, result=Scan.Result.ALREADY_IN, reason="already_in")
         return Outcome(scan=scan_row, result=Scan.Result.ALREADY_IN, reason="already_in", name=participant.name,
                        attendance=participant.attendance, ticket_id=ticket.pk, previous=_describe(last))
     if last is not None and last.direction == Scan.Direction.EXIT and not checkin_list.allow_reentry:
         return _refuse(row, "no_reentry", ticket)
-    scan_row = Scan.objects.create(**row, ticket=ticket, result=Scan.Result.ADMITTED)
+    scan_row = _record(row, ticket=ticket, result=Scan.Result.ADMITTED)
     return Outcome(scan=scan_row, result=Scan.Result.ADMITTED, name=participant.name,
                    attendance=participant.attendance, ticket_id=ticket.pk)
 
