@@ -111,31 +111,66 @@ def make_event(tickets: int):
 
 @contextlib.contextmanager
 def daphne(env: dict, log_path: Path):
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
-        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-    )
+    with daphne_servers(env, [log_path]) as servers:
+        yield servers[0][0]
+
+
+@contextlib.contextmanager
+def daphne_servers(env: dict, log_paths: list[Path]):
+    """One daphne process per log path, each on its own free port (as the compose file's web
+    replicas behind their proxy); yields [(port, pid)] once all of them answer."""
+    started = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(log_path.read_text())
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not start")
-                time.sleep(0.2)
-        yield port
+        for log_path in log_paths:
+            port = free_port()
+            log = open(log_path, "w")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
+                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            )
+            started.append((port, process, log_path))
+        for port, process, log_path in started:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(log_path.read_text())
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/", timeout=1).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("daphne did not start")
+                    time.sleep(0.2)
+        yield [(port, process.pid) for port, process, _log in started]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for _port, process, _log in started:
+            process.terminate()
+        for _port, process, _log in started:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of all PostgreSQL server processes on this machine so far (0 if none are visible)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == "postgres":
+                        total += cpu_seconds(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:

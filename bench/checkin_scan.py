@@ -2,14 +2,18 @@
 `--duration` seconds to a real daphne; prints latency percentiles and the answers.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/x uv run python bench/checkin_scan.py --duration 60
+    … --servers 2   # two daphne processes, desks spread over them (as two web replicas)
 
 The traffic is open-loop (each scan leaves at its planned time, whatever the previous answer
 did), so a slow server shows as latency, not as fewer scans. The mix: 80 % first entries,
-15 % repeats (yellow), 5 % forged codes (red)."""
+15 % repeats (yellow), 5 % forged codes (red). With `--servers N` desk n talks to process
+n mod N. Besides latency it prints the CPU time per scan of the daphne processes, of
+PostgreSQL and of this client, and the load average before and after (the machine is shared)."""
 
 import argparse
 import http.client
 import json
+import os
 import random
 import tempfile
 import threading
@@ -18,7 +22,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from checkin_common import bench_database, configure, daphne, make_event, percentile
+from checkin_common import (
+    bench_database, configure, cpu_seconds, daphne_servers, make_event, percentile, postgres_cpu_seconds,
+)
 
 
 def main() -> None:
@@ -27,6 +33,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--desks", type=int, default=4)
     parser.add_argument("--tickets", type=int, default=10_000)
+    parser.add_argument("--servers", type=int, default=1, help="daphne processes; desks connect round-robin")
     args = parser.parse_args()
 
     with bench_database() as url:
@@ -48,7 +55,8 @@ def main() -> None:
                 code = codes_[len(used) % len(codes_)]
                 used.append(code)
                 plan.append(code)
-        with daphne(env, Path(tempfile.gettempdir()) / f"bench-checkin-{uuid.uuid4().hex}.log") as port:
+        logs = [Path(tempfile.gettempdir()) / f"bench-checkin-{uuid.uuid4().hex}-{n}.log" for n in range(args.servers)]
+        with daphne_servers(env, logs) as servers:
             latencies: list[float] = []
             late: list[float] = []
             results: Counter = Counter()
@@ -56,6 +64,7 @@ def main() -> None:
             start = time.perf_counter() + 1.0
 
             def desk(n: int) -> None:
+                port = servers[n % len(servers)][0]
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 headers = {"Authorization": f"Bearer {tokens[n]}", "Content-Type": "application/json"}
                 for i in range(n, total, args.desks):
@@ -81,13 +90,28 @@ def main() -> None:
                         results[outcome] += 1
 
             threads = [threading.Thread(target=desk, args=(n,)) for n in range(args.desks)]
+            load_before = os.getloadavg()
+            daphne_before = [cpu_seconds(pid) for _port, pid in servers]
+            postgres_before, client_before = postgres_cpu_seconds(), time.process_time()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - start
-        print(f"scans: {len(latencies)} in {elapsed:.1f} s ({len(latencies) / elapsed:.1f}/s offered {args.rate}/s), "
-              f"{args.desks} desks, {args.tickets} tickets, database {url.split(':')[0]}")
+            daphne_cpu = [cpu_seconds(pid) - before for (_port, pid), before in zip(servers, daphne_before)]
+            postgres_cpu, client_cpu = postgres_cpu_seconds() - postgres_before, time.process_time() - client_before
+            load_after = os.getloadavg()
+        scans = len(latencies)
+        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before {load_before[0]:.2f} "
+              f"(5 min {load_before[1]:.2f}), after {load_after[0]:.2f} (5 min {load_after[1]:.2f}) "
+              f"on {os.cpu_count()} cores")
+        print(f"scans: {scans} in {elapsed:.1f} s ({scans / elapsed:.1f}/s offered {args.rate}/s), "
+              f"{args.desks} desks, {args.servers} daphne process(es), {args.tickets} tickets, "
+              f"database {url.split(':')[0]}")
+        print(f"CPU per scan ms: daphne {sum(daphne_cpu) / scans * 1000:.2f} "
+              f"(per process: {', '.join(f'{c / elapsed * 100:.0f} %' for c in daphne_cpu)} of a core), "
+              f"postgres {postgres_cpu / scans * 1000:.2f} (all its processes), "
+              f"this client {client_cpu / scans * 1000:.2f}")
         print(f"latency ms: p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  "
               f"p99 {percentile(latencies, 99):.1f}  max {max(latencies):.1f}")
         print(f"send lateness ms (client side): p99 {percentile(late, 99):.1f}")
