@@ -6,15 +6,35 @@ from eventplatform.models import Event, Participant, Room, Session, Ticket
 from eventplatform.precompiled import Precompiled
 
 
-def ticket_by_secret(secret: str, slug: str | None = None) -> Ticket | None:
-    """The ticket with this secret (of the event `slug`, if given), with its participant."""
-    if slug is not None:
-        # Every socket of a join storm asks: no joins beyond the participant, no ORDER BY.
-        found = list(Ticket.objects.select_related("participant").filter(secret=secret, participant__event__slug=slug)[:1])
-        return found[0] if found else None
+def ticket_by_secret(secret: str) -> Ticket | None:
     return (
         Ticket.objects.select_related("participant__event", "participant__user").filter(secret=secret).first()
     )
+
+
+_TICKET_FIELDS = ("id", "revoked_at", "valid_from", "valid_until")
+_HOLDER_FIELDS = (
+    "id", "user_id", "event_id", "name", "attendance", "is_removed",
+    "is_organizer", "is_moderator", "is_speaker", "is_staff_member",
+)
+_ticket_for_socket = Precompiled(
+    lambda secret, slug: Ticket.objects.filter(secret=secret, participant__event__slug=slug).values_list(
+        *_TICKET_FIELDS, *(f"participant__{name}" for name in _HOLDER_FIELDS)
+    )[:1]
+)
+
+
+def ticket_for_socket(secret: str, slug: str) -> Ticket | None:
+    """The ticket of this event with this secret and its participant, with just what a socket
+    needs (its validity, who holds it): every socket of a join storm asks (precompiled.py)."""
+    found = _ticket_for_socket.rows(secret, slug)
+    if not found:
+        return None
+    row = found[0]
+    ticket = Ticket(**dict(zip(_TICKET_FIELDS, row[: len(_TICKET_FIELDS)])), secret=secret)
+    holder = Participant(**dict(zip(_HOLDER_FIELDS, row[len(_TICKET_FIELDS) :])))
+    ticket.participant = holder
+    return ticket
 
 
 def participant_for_user(user, slug: str) -> Participant | None:

@@ -125,3 +125,47 @@ def test_precompiled_query_matches_the_orm_and_refuses_what_it_cannot_run(people
     with pytest.raises(ValueError):
         bad.rows(people["attendee"].pk)
     assert settings.DATABASES["default"]["ENGINE"]  # runs on SQLite and on PostgreSQL in CI
+
+
+def test_precompiled_query_takes_its_arguments_in_whatever_order_the_sql_wants(people, event):
+    from eventplatform.models import Ticket
+
+    ticket = people["attendee"].ticket
+    # The SQL names the joined event's slug before the ticket's secret: the arguments are
+    # matched to the parameters by value on the compiling call, then reused by position.
+    lookup = Precompiled(
+        lambda secret, slug: Ticket.objects.filter(secret=secret, participant__event__slug=slug).values_list("id")
+    )
+    assert lookup.column(ticket.secret, event.slug) == [ticket.pk]
+    assert lookup.column(people["attendee2"].ticket.secret, event.slug) == [people["attendee2"].ticket.pk]
+    assert lookup.column(ticket.secret, "another-event") == []
+    # Equal arguments cannot be told apart: that call runs uncompiled and is still right.
+    fresh = Precompiled(
+        lambda secret, slug: Ticket.objects.filter(secret=secret, participant__event__slug=slug).values_list("id")
+    )
+    assert fresh.column("same", "same") == []
+    assert fresh.column(ticket.secret, event.slug) == [ticket.pk]
+
+
+def test_the_socket_reads_a_ticket_as_the_orm_would(people, event):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from eventplatform import selectors
+    from eventplatform.models import Ticket
+
+    holder = people["moderator"]
+    Ticket.objects.filter(pk=holder.ticket.pk).update(
+        valid_from=timezone.now() - timedelta(hours=1), valid_until=timezone.now() + timedelta(hours=1)
+    )
+    orm = Ticket.objects.select_related("participant").get(pk=holder.ticket.pk)
+    read = selectors.ticket_for_socket(orm.secret, event.slug)
+    assert (read.pk, read.valid_from, read.valid_until, read.revoked_at) == (
+        orm.pk, orm.valid_from, orm.valid_until, None
+    )
+    assert read.participant.is_moderator is True and read.participant.is_removed is False
+    assert read.problem() is None
+    Ticket.objects.filter(pk=orm.pk).update(revoked_at=timezone.now())
+    assert selectors.ticket_for_socket(orm.secret, event.slug).problem() == "ticket_revoked"
+    assert selectors.ticket_for_socket(orm.secret, "other") is None

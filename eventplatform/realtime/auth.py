@@ -25,7 +25,7 @@ def _ticket_secret(scope) -> str | None:
 @database_sync_to_async
 def _resolve(secret: str | None, user, slug: str) -> Actor:
     if secret is not None:
-        ticket = selectors.ticket_by_secret(secret, slug)
+        ticket = selectors.ticket_for_socket(secret, slug)
         if ticket is None:
             raise GatewayError("ticket_invalid", _MESSAGES["ticket_invalid"])
         if problem := ticket.problem():

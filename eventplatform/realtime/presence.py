@@ -43,6 +43,7 @@ class Presence:
         self._reading: dict[int, asyncio.Future] = {}
         self._refresher: asyncio.Task | None = None
         self._timers: set[asyncio.Task] = set()
+        self._decoded: dict[int, dict[str, dict]] = {}  # event id → profile text → profile (read-only)
 
     def _expiry_ms(self) -> int:
         return int((time.time() + _cfg("PRESENCE_TTL")) * 1000)
@@ -81,10 +82,15 @@ class Presence:
         conn_ids = await self.redis.zrangebyscore(_key(event_id, "z"), int(time.time() * 1000), "+inf")
         profiles = await self.redis.hmget(_key(event_id, "h"), conn_ids) if conn_ids else []
         people: dict[int, dict] = {}
+        # Profiles rarely change: decode each distinct text once, keep only those still online.
+        decoded, self._decoded[event_id] = self._decoded.get(event_id, {}), {}
         for raw in profiles:
             if raw is None:
                 continue
-            profile = json.loads(raw)
+            profile = decoded.get(raw)
+            if profile is None:
+                profile = json.loads(raw)
+            self._decoded[event_id][raw] = profile
             known = people.get(profile["id"])
             if known is None or (known.get("room_id") is None and profile.get("room_id") is not None):
                 people[profile["id"]] = profile
