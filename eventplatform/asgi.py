@@ -10,7 +10,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from eventplatform.realtime import server_tuning  # noqa: E402
+from eventplatform.realtime import server_tuning, wire  # noqa: E402
 from eventplatform.realtime.consumer import EventConsumer  # noqa: E402
 
 server_tuning.apply()
@@ -21,6 +21,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_http,
         # A page from another site must not open a socket with our visitors' cookies.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        # `wire.capture` keeps daphne's own send for the direct line that fan-out writes to.
+        "websocket": wire.capture(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes)))),
     }
 )

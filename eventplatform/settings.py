@@ -185,6 +185,9 @@ REALTIME = {
     # count is always exact; moderators page through everyone with `presence.list`). Every
     # socket gets these updates, so a long list costs every join (docs/benchmarks.md).
     "PRESENCE_LIST_LIMIT": env_int("WS_PRESENCE_LIST_LIMIT", 20),
+    # A socket whose client stopped reading is closed once this many bytes wait unsent for it
+    # (it reconnects and resumes from the database); the server's memory stays bounded.
+    "MAX_BUFFERED_BYTES": env_int("WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024),
 }
 
 # --- auth, sessions, security ------------------------------------------------------------

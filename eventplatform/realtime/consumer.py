@@ -19,6 +19,7 @@ from eventplatform.realtime.auth import authenticate
 from eventplatform.realtime.envelope import GatewayError, encode_error, encode_push, encode_reply, parse_frame
 from eventplatform.realtime.registry import COMMANDS, CONNECT_HOOKS, DISCONNECT_HOOKS
 from eventplatform.realtime.runtime import runtime
+from eventplatform.realtime.wire import SlowSocket, Wire, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def _validation_details(exc: ValidationError) -> list[dict]:
 
 class EventConsumer(AsyncWebsocketConsumer):
     actor: Actor | None = None
+    wire: Wire | None = None  # the direct line to the connection, under daphne (wire.py)
 
     # --- the interface handlers use (see registry.command) ---------------------------------
     @property
@@ -53,7 +55,23 @@ class EventConsumer(AsyncWebsocketConsumer):
             await runtime().hub.leave(group, self)
 
     async def push(self, type_: str, data) -> None:
-        await self.send(text_data=encode_push(type_, data))
+        await self.write(encode_push(type_, data))
+
+    async def write(self, text: str) -> None:
+        """Send one encoded message to this socket."""
+        if self.wire is not None and self.write_frame(text_frame(text)):
+            return
+        await self.send(text_data=text)
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a ready-made frame on the direct line; False if the ordinary path must send.
+        A client too slow to take what we send is cut off instead of filling our memory."""
+        try:
+            return self.wire.write(frame)
+        except SlowSocket:
+            log.info("socket %s closed: its client stopped reading", getattr(self, "conn_id", "?"))
+            self.wire.abort()
+            return True  # nothing more is sent to it
 
     async def set_room(self, room_id: int | None) -> None:
         """Record where this person is now (shown in presence)."""
@@ -68,6 +86,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         slug = self.scope["url_route"]["kwargs"]["slug"]
         # Accept first so a refused ticket is told why instead of seeing a bare failed handshake.
         await self.accept()
+        self.wire = Wire.for_scope(self.scope)
         try:
             self.actor = await authenticate(self.scope, slug)
         except GatewayError as refusal:
@@ -116,14 +135,12 @@ class EventConsumer(AsyncWebsocketConsumer):
             if malformed is not None:
                 raise malformed
             reply = await self._dispatch(frame.type, frame.data)
-            await self.send(text_data=encode_reply(request_id, reply))
+            await self.write(encode_reply(request_id, reply))
         except GatewayError as refusal:
-            await self.send(text_data=encode_error(request_id, refusal))
+            await self.write(encode_error(request_id, refusal))
         except Exception:
             log.exception("socket command %s failed", request_id)
-            await self.send(
-                text_data=encode_error(request_id, GatewayError("internal", "Something went wrong on our side."))
-            )
+            await self.write(encode_error(request_id, GatewayError("internal", "Something went wrong on our side.")))
 
     @staticmethod
     def _read_frame(text_data: str | None):
@@ -156,7 +173,7 @@ class EventConsumer(AsyncWebsocketConsumer):
 
     # --- from the hub ----------------------------------------------------------------------------
     async def deliver(self, text: str) -> None:
-        await self.send(text_data=text)
+        await self.send(text_data=text)  # the ordinary path; the hub writes frames itself when it can
 
     async def on_control(self, message: dict) -> None:
         action = message.get("action")

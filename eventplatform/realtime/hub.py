@@ -20,11 +20,16 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from eventplatform.realtime.bus import channel_for, control_channel_for
+from eventplatform.realtime.wire import text_frame
 
 log = logging.getLogger(__name__)
 
 
 class Member(Protocol):
+    wire: object | None  # set when the member can take a ready-made frame (wire.py)
+
+    def write_frame(self, frame: bytes) -> bool: ...
+
     async def deliver(self, text: str) -> None: ...
 
     async def on_control(self, message: dict) -> None: ...
@@ -165,18 +170,29 @@ class Hub:
         if not members:
             return
         if channel.startswith(f"{settings.REDIS_PREFIX}:g:"):
-            text = message["data"]
-            for member in tuple(members):
-                try:
-                    await member.deliver(text)
-                    self.delivered += 1
-                except Exception:  # a socket closing mid-send must not stop the others
-                    log.debug("delivery to a closing socket failed", exc_info=True)
+            await self._fan_out(message["data"], tuple(members))
         else:
             control = json.loads(message["data"])
             for member in tuple(members):
                 # Controls may join groups, which waits for this very reader: run them aside.
                 self._spawn(member.on_control(control))
+
+    async def _fan_out(self, text: str, members: tuple) -> None:
+        # The frame is built once and written to every socket that has a direct line; the rest
+        # (not served by daphne) take the ordinary send.
+        frame = None
+        for member in members:
+            try:
+                if member.wire is not None:
+                    if frame is None:
+                        frame = text_frame(text)
+                    if member.write_frame(frame):
+                        self.delivered += 1
+                        continue
+                await member.deliver(text)
+                self.delivered += 1
+            except Exception:  # a socket closing mid-send must not stop the others
+                log.debug("delivery to a closing socket failed", exc_info=True)
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
