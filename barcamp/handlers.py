@@ -12,7 +12,7 @@ from barcamp import schemas, selectors, services
 from eventplatform.models import Event, Participant
 from eventplatform.realtime import bus, groups
 from eventplatform.realtime import permissions as perms
-from eventplatform.realtime.registry import Empty, command, declare_push, stream
+from eventplatform.realtime.registry import Empty, command, declare_push, join_read, stream
 from eventplatform.realtime.runtime import runtime
 from eventplatform.realtime.shared import SharedPart
 
@@ -115,8 +115,9 @@ def _board(event_id: int) -> dict:
     }
 
 
-def _mine(participant_id: int) -> dict:
-    return {"my_votes": selectors.my_votes(participant_id), "my_stars": selectors.my_stars(participant_id)}
+@join_read("barcamp")
+def _mine(actor) -> dict:
+    return {"my_votes": selectors.my_votes(actor.participant_id), "my_stars": selectors.my_stars(actor.participant_id)}
 
 
 _shared_board = SharedPart("barcamp", _board)  # every change is pushed to the event's group
@@ -125,8 +126,7 @@ _shared_board = SharedPart("barcamp", _board)  # every change is pushed to the e
 @stream("barcamp")
 async def barcamp_stream(conn, cursor: int | None) -> dict:
     board = await _shared_board.get(conn.event_id, [groups.event(conn.event_id)])
-    mine = await database_sync_to_async(_mine)(conn.actor.participant_id)
-    return {"mode": "full", "cursor": board["state"]["releases"], "data": {**board, **mine}}
+    return {"mode": "full", "cursor": board["state"]["releases"], "data": {**board, **conn.join_reads["barcamp"]}}
 
 
 @command("barcamp.propose", schema=schemas.ProposeIn, reply=schemas.ProposalOut)

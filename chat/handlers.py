@@ -12,7 +12,7 @@ from chat.models import Channel, ModerationAction
 from eventplatform.realtime import groups
 from eventplatform.realtime import permissions as perms
 from eventplatform.realtime.envelope import GatewayError
-from eventplatform.realtime.registry import command, declare_push, on_connect, stream
+from eventplatform.realtime.registry import command, declare_push, join_read, on_connect, stream
 from eventplatform.realtime.shared import SharedPart
 
 declare_push("chat.message", s.MessageOut, "A new chat message.", group="chat.<channel_id>")
@@ -317,6 +317,12 @@ async def chat_stream(conn, cursor: int | None) -> dict:
     return result
 
 
+@join_read("qa")
+def _qa_mine(actor) -> dict | None:
+    # Moderators read the whole Q&A with authors below; everyone else reads only their own rows.
+    return None if actor.roles & services.MODERATING else selectors.qa_mine(actor.participant_id)
+
+
 @stream("qa")
 async def qa_stream(conn, cursor: int | None) -> dict:
     """Q&A and polls of the event, always fresh (moderators also get the queue and authors)."""
@@ -326,5 +332,5 @@ async def qa_stream(conn, cursor: int | None) -> dict:
     else:
         # Questions go out on the event group, polls on their channel's group.
         watched = [groups.event(conn.event_id), *(services.channel_group(c.pk) for c in await _channels(conn.event_id))]
-        data = {**await _qa_board.get(conn.event_id, watched), **await _call(selectors.qa_mine, participant_id=participant_id)}
+        data = {**await _qa_board.get(conn.event_id, watched), **conn.join_reads["qa"]}
     return {"mode": "full", "cursor": int(time.time()), "data": data}

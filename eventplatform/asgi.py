@@ -5,7 +5,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eventplatform.settings")
 django_http = get_asgi_application()  # sets Django up before the consumers import models
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -22,6 +22,8 @@ application = ProtocolTypeRouter(
         "http": django_http,
         # A page from another site must not open a socket with our visitors' cookies.
         # `wire.capture` keeps daphne's own send for the direct line that fan-out writes to.
-        "websocket": wire.capture(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes)))),
+        # Sessions only: the socket reads the session's user itself when it has no ticket
+        # (realtime/auth.py), in the same database trip as the participant.
+        "websocket": wire.capture(AllowedHostsOriginValidator(SessionMiddlewareStack(URLRouter(websocket_routes)))),
     }
 )

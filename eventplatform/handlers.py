@@ -7,7 +7,7 @@ from eventplatform import selectors
 from eventplatform.models import Event
 from eventplatform.realtime import permissions as perms
 from eventplatform.realtime import registry
-from eventplatform.realtime.registry import STREAMS, command, declare_push, stream
+from eventplatform.realtime.registry import JOIN_READS, STREAMS, command, declare_push, join_read, stream
 from eventplatform.realtime.runtime import runtime
 from eventplatform.schemas import (
     AgendaUpdate,
@@ -28,6 +28,7 @@ declare_push("gateway.resync", Resync, "Events may have been missed: send `hello
 @command("hello", schema=HelloIn, reply=Snapshot)
 async def hello(conn, msg: HelloIn) -> dict:
     """Start or resume: returns the snapshot, each stream fresh or only what was missed."""
+    conn.join_reads = await _read_for_join(conn.actor)
     streams = {}
     for name, provider in STREAMS.items():
         streams[name] = await provider(conn, msg.resume.get(name))
@@ -53,12 +54,21 @@ async def ping(conn, msg: registry.Empty) -> dict:
     return {"server_time": timezone.now()}
 
 
+@database_sync_to_async
+def _read_for_join(actor) -> dict:
+    return {name: read(actor) for name, read in JOIN_READS.items()}
+
+
 # The agenda is the same for everyone in an event, so each process builds it once per version.
 _agenda_cache: dict[int, tuple[int, dict]] = {}
 _event_cache: dict[int, tuple[int, Event]] = {}
 
 
-@database_sync_to_async
+@join_read("agenda")
+def _agenda_for_join(actor) -> tuple[int, dict | None]:
+    return _agenda_at_version(actor.event_id)
+
+
 def _agenda_at_version(event_id: int) -> tuple[int, dict | None]:
     version = selectors.agenda_version(event_id)
     cached = _agenda_cache.get(event_id)
@@ -86,7 +96,7 @@ async def _event(event_id: int) -> Event:
 
 @stream("agenda")
 async def agenda_stream(conn, cursor: int | None) -> dict:
-    version, data = await _agenda_at_version(conn.event_id)
+    version, data = conn.join_reads["agenda"]
     if cursor == version:
         return {"mode": "unchanged", "cursor": version}
     return {"mode": "full", "cursor": version, "data": data}

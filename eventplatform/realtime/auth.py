@@ -1,8 +1,10 @@
 """Who opens an event socket: a ticket in the query string, or the session of a ticket link."""
 
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from django.contrib import auth
 
 from eventplatform import selectors
 from eventplatform.realtime.actor import Actor, actor_for
@@ -23,7 +25,7 @@ def _ticket_secret(scope) -> str | None:
 
 
 @database_sync_to_async
-def _resolve(secret: str | None, user, slug: str) -> Actor:
+def _resolve(secret: str | None, session, slug: str) -> Actor:
     if secret is not None:
         ticket = selectors.ticket_for_socket(secret, slug)
         if ticket is None:
@@ -31,6 +33,9 @@ def _resolve(secret: str | None, user, slug: str) -> Actor:
         if problem := ticket.problem():
             raise GatewayError(problem, _MESSAGES[problem])
         return actor_for(ticket.participant, slug)
+    # The session's user is read here, in the same trip to the database thread, and only for
+    # sockets without a ticket (Channels' AuthMiddleware reads it for every socket, eagerly).
+    user = auth.get_user(SimpleNamespace(session=session)) if session is not None else None
     if user is None or not user.is_authenticated:
         raise GatewayError("not_authenticated", "Open your ticket link to join this event.")
     participant = selectors.participant_for_user(user, slug)
@@ -42,4 +47,4 @@ def _resolve(secret: str | None, user, slug: str) -> Actor:
 
 
 async def authenticate(scope, slug: str) -> Actor:
-    return await _resolve(_ticket_secret(scope), scope.get("user"), slug)
+    return await _resolve(_ticket_secret(scope), scope.get("session"), slug)

@@ -3,6 +3,8 @@
 - commands: `@command("chat.send", schema=SendIn, reply=MessageOut, permission=perms.participant)`
 - pushes:   `declare_push("chat.message", MessageOut, "…")` documents what the server sends
 - streams:  `@stream("agenda")` provides a stream's part of the snapshot and its resume
+- reads:    `@join_read("barcamp")` reads one person's rows for a stream, in one database trip
+            with every other feature's when a socket says hello
 - hooks:    `@on_connect` / `@on_disconnect` run for every socket after authentication and
             at its end (e.g. join the groups a feature pushes to, place a late arrival)
 
@@ -50,6 +52,7 @@ class PushSpec:
 COMMANDS: dict[str, CommandSpec] = {}
 PUSHES: dict[str, PushSpec] = {}
 STREAMS: dict[str, Callable[..., Awaitable[dict]]] = {}
+JOIN_READS: dict[str, Callable[..., Any]] = {}
 CONNECT_HOOKS: list[Callable[..., Awaitable[None]]] = []
 DISCONNECT_HOOKS: list[Callable[..., Awaitable[None]]] = []
 
@@ -89,6 +92,21 @@ def stream(name: str):
         if name in STREAMS:
             raise ValueError(f"stream {name!r} registered twice")
         STREAMS[name] = func
+        return func
+
+    return register
+
+
+def join_read(name: str):
+    """Register `def read(actor) -> value` (sync): what stream `name` needs to read for one
+    person (my votes, my stars). Every registered read runs in one trip to the database thread
+    when a socket says `hello` (a join storm pays one hop per join, not one per feature); the
+    stream's provider finds the value in `conn.join_reads[name]`."""
+
+    def register(func):
+        if name in JOIN_READS:
+            raise ValueError(f"join read {name!r} registered twice")
+        JOIN_READS[name] = func
         return func
 
     return register
