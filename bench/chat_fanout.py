@@ -1,16 +1,25 @@
-"""Fan-out benchmark of the stage chat: one message to every socket on the stage.
+"""Fan-out benchmark of the stage: one chat message to every socket on it.
 
-    uv run python bench/chat_fanout.py --sockets 1000 2000 --deliveries 20000 --seconds 8
+    uv run python bench/chat_fanout.py raw --sockets 1000 2000 5000          # raw capacity, + naive ratio
+    uv run python bench/chat_fanout.py stage --sockets 5000                  # chat + votes + reactions
+    uv run python bench/chat_fanout.py senders --sockets 2000 --seconds 60   # 200 first messages
 
-For each socket count it starts web processes (daphne), connects that many real websockets
-from separate client processes, publishes chat messages at (deliveries ÷ sockets) per second
-for --seconds, and prints deliveries/s, p50/p99 latency (publish → received by the client)
-and lost deliveries. It runs twice per count: through the platform (ticket-authenticated
-sockets; the message is published the way `chat.services.send_message` publishes after
-commit: encoded once, one Redis PUBLISH, each process's hub writes it to its sockets) and
-against a naive Channels consumer (`bench/chat_naive_app.py`: group_send + json.dumps per
-socket), and prints the ratio. Everything runs on 127.0.0.1 with its own SQLite database and
-Redis key prefix, and stops by itself (--budget seconds at most).
+Scenarios (the targets of the chat issue, docs/benchmarks.md):
+
+- raw: messages are published the way `chat.services.send_message` publishes after commit
+  (encoded once, one Redis PUBLISH; each web process's hub writes it to its sockets) at
+  --deliveries per second in all; then the same against a naive Channels consumer
+  (`bench/chat_naive_app.py`: group_send + json.dumps per socket), and the ratio.
+- stage: people on the stage really use it over their sockets: --chat messages/s through
+  `chat.send` (each from a different person, so every one is a first message), --votes
+  upvotes/s through `qa.vote` (each from a different person) on five visible questions, and
+  --reactions/s through `chat.react`. Every socket counts the chat messages it receives and
+  their delay (the send time rides in the text), and the coalesced vote and reaction pushes.
+- senders: 200 different people each send their first message within --seconds.
+
+Web processes (daphne, --servers), load clients (--clients processes of real websockets), Redis
+and the database are all on this machine (127.0.0.1); the bench prints each one's share of
+the CPU. Its own SQLite database (or --database-url) and Redis key prefix; it stops by itself.
 """
 
 import argparse
@@ -18,6 +27,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import random
 import secrets
 import subprocess
 import sys
@@ -29,14 +39,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MARKER = "benchmsg"
+QUESTIONS = 5
 
 
-def environment(db_path: str, prefix: str) -> dict:
+def environment(database_url: str, prefix: str) -> dict:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="eventplatform.settings",
-        DEBUG="1",
-        DATABASE_URL=f"sqlite:///{db_path}",
+        DEBUG="0",  # as in production: no query log, no debug toolbar of any kind
+        SECRET_KEY="bench-" + secrets.token_hex(16),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url,
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         REDIS_PREFIX=prefix,
         LOG_LEVEL="WARNING",
@@ -47,8 +60,9 @@ def environment(db_path: str, prefix: str) -> dict:
     return env
 
 
-def prepare_database(env: dict, sockets: int) -> tuple[list[str], int]:
-    """An event with a stage and `sockets` participants with tickets; returns tickets and the stage channel."""
+def prepare_database(env: dict, sockets: int) -> dict:
+    """An event with a stage, a running session with open Q&A and five visible questions, and
+    `sockets` participants with tickets."""
     os.environ.update(env)
     import django
 
@@ -58,13 +72,17 @@ def prepare_database(env: dict, sockets: int) -> tuple[list[str], int]:
     from django.utils import timezone
 
     from chat import services as chat_services
-    from eventplatform.models import Event, Participant, Room, Ticket
+    from eventplatform.models import Event, Participant, Room, Session, Ticket
 
     call_command("migrate", verbosity=0)
+    now = timezone.now()
     event, _ = Event.objects.get_or_create(
-        slug="bench", defaults={"title": "Bench", "start": timezone.now(), "end": timezone.now() + timezone.timedelta(hours=8)}
+        slug="bench", defaults={"title": "Bench", "start": now, "end": now + timezone.timedelta(hours=8)}
     )
-    Room.objects.get_or_create(event=event, name="Stage", defaults={"kind": Room.Kind.STAGE})
+    stage, _ = Room.objects.get_or_create(event=event, name="Stage", defaults={"kind": Room.Kind.STAGE})
+    session, _ = Session.objects.get_or_create(
+        event=event, title="Keynote", defaults={"room": stage, "start": now, "end": now + timezone.timedelta(hours=4)}
+    )
     have = Participant.objects.filter(event=event).count()
     if have < sockets:
         User = get_user_model()
@@ -73,21 +91,34 @@ def prepare_database(env: dict, sockets: int) -> tuple[list[str], int]:
             [Participant(event=event, user=u, name=f"Gast {i}") for i, u in enumerate(users, start=have)]
         )
         Ticket.objects.bulk_create([Ticket(participant=p, secret=secrets.token_urlsafe(32)) for p in people])
-    tickets = list(
-        Ticket.objects.filter(participant__event=event).order_by("participant_id").values_list("secret", flat=True)[:sockets]
+    holders = list(
+        Ticket.objects.filter(participant__event=event).order_by("participant_id")
+        .values_list("secret", "participant_id")[:sockets]
     )
-    stage = next(c for c in chat_services.ensure_channels(event.pk) if c.kind == "stage")
-    return tickets, stage.pk
+    channel = next(c for c in chat_services.ensure_channels(event.pk) if c.kind == "stage")
+    chat_services.configure_qa(event_id=event.pk, actor_id=None, session_id=session.pk, is_open=True, mode="open")
+    questions = []
+    for n in range(QUESTIONS):
+        out, _ = chat_services.ask_question(
+            event_id=event.pk, author_id=holders[n][1], session_id=session.pk, text=f"Frage {n}?",
+            anonymous=False, client_key=f"bench-q{n}",
+        )
+        questions.append(out["id"])
+    return {"tickets": [t for t, _ in holders], "channel_id": channel.pk, "questions": questions}
 
 
 def start_servers(env: dict, count: int, app: str, logdir: Path) -> list[tuple[int, subprocess.Popen]]:
     import socket
 
+    # Hold every probe socket until all ports are chosen, or the kernel may hand one out twice.
+    probes = [socket.socket() for _ in range(count)]
+    for probe in probes:
+        probe.bind(("127.0.0.1", 0))
+    ports = [probe.getsockname()[1] for probe in probes]
+    for probe in probes:
+        probe.close()
     servers = []
-    for i in range(count):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    for i, port in enumerate(ports):
         log = open(logdir / f"{app.split('.')[-1].split(':')[0]}-{i}.log", "w")
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
@@ -95,7 +126,7 @@ def start_servers(env: dict, count: int, app: str, logdir: Path) -> list[tuple[i
         )
         servers.append((port, process))
     for port, process in servers:
-        deadline = time.monotonic() + 60  # a shared, busy machine starts slowly
+        deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"daphne on {port} exited; see {logdir}")
@@ -119,60 +150,134 @@ def stop_servers(servers) -> None:
             process.kill()
 
 
+# --- CPU accounting --------------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def machine_busy() -> tuple[float, float]:
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (ticks + [0] * 8)[:8]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / hz, (user + nice + system + idle + iowait + irq + softirq + steal) / hz
+
+
+class CpuMeter:
+    """CPU seconds each role used between start() and stop(), as % of one core."""
+
+    def __init__(self, roles: dict[str, list[int]]) -> None:
+        self.roles = roles
+
+    def _read(self) -> dict[str, float]:
+        return {role: sum(cpu_seconds(pid) for pid in pids) for role, pids in self.roles.items()}
+
+    def start(self) -> None:
+        self._t0, self._cpu0, self._machine0 = time.monotonic(), self._read(), machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        elapsed = time.monotonic() - self._t0
+        cpu1, machine1 = self._read(), machine_busy()
+        shares = {f"cpu_{role}_pct": round(100 * (cpu1[role] - self._cpu0[role]) / elapsed) for role in self.roles}
+        busy = (machine1[0] - self._machine0[0]) / max(machine1[1] - self._machine0[1], 1e-9)
+        shares["machine_busy_pct"] = round(100 * busy * os.cpu_count())  # of 100 % per core
+        return shares
+
+
 # --- client processes ------------------------------------------------------------------------
 
-def client_process(ports, tickets, ready, start_collect, stop, results):
-    asyncio.run(_client(ports, tickets, ready, start_collect, stop, results))
+def client_process(ports, tickets, offset, actions, ready, go, stop, results):
+    asyncio.run(_client(ports, tickets, offset, actions, ready, go, stop, results))
 
 
-async def _client(ports, tickets, ready, start_collect, stop, results):
-    from websockets.asyncio.client import connect
+async def _client(ports, tickets, offset, actions, ready, go, stop, results):
+    """Open the sockets, say hello, then read; from the shared start time on, send this
+    process's share of the actions (socket index, seconds after start, frame).
 
+    The load client uses picows (WebSocket frames parsed in C): the web server and its load run
+    on the same two cores, and a client that spends 100 µs per message in Python measures
+    itself, not the server."""
+    from picows import WSListener, WSMsgType, ws_connect
+
+    stats = {"received": 0, "votes_pushes": 0, "reaction_pushes": 0, "errors": 0, "last": 0.0}
     latencies: list[float] = []
-    received = 0
-    failed = 0
-    last_receive = 0.0
     gate = asyncio.Semaphore(40)
 
+    def on_text(text: str) -> None:
+        if MARKER in text:
+            message = json.loads(text)
+            if message.get("type") != "chat.message":
+                return  # the sender's own reply to chat.send
+            data = message["data"]
+            # raw: the publisher's clock in the data; stage: the sender's in the text
+            sent = data["sent"] if "sent" in data else float(data["text"].split()[1])
+            now = time.time()
+            stats["last"] = now
+            latencies.append(now - sent)
+            stats["received"] += 1
+        elif '"qa.votes"' in text:
+            stats["votes_pushes"] += 1
+        elif '"chat.reactions"' in text:
+            stats["reaction_pushes"] += 1
+        elif '"ok":false' in text:
+            stats["errors"] += 1
+
+    class Reader(WSListener):
+        def on_ws_frame(self, transport, frame) -> None:
+            if frame.msg_type == WSMsgType.TEXT:
+                on_text(frame.get_payload_as_utf8_text())
+
     async def one(i, ticket):
-        nonlocal received, failed
-        port = ports[i % len(ports)]
+        port = ports[(offset + i) % len(ports)]
         try:
             async with gate:
-                ws = await connect(f"ws://127.0.0.1:{port}/ws/events/bench/?ticket={ticket}",
-                                   origin=f"http://127.0.0.1:{port}", max_queue=None, ping_interval=None,
-                                   close_timeout=1)
+                transport, _ = await ws_connect(
+                    Reader, f"ws://127.0.0.1:{port}/ws/events/bench/?ticket={ticket}",
+                    extra_headers={"Origin": f"http://127.0.0.1:{port}"}, websocket_handshake_timeout=60,
+                )
+                # hello, as the browser does (the naive consumer ignores what it receives)
+                transport.send(WSMsgType.TEXT, b'{"id":1,"type":"hello","data":{}}')
         except Exception:
-            failed += 1
             return None
-        return ws
+        return transport
 
-    sockets = [ws for ws in await asyncio.gather(*(one(i, t) for i, t in enumerate(tickets))) if ws is not None]
-
-    async def read(ws):
-        nonlocal received, last_receive
-        try:
-            async for text in ws:
-                if MARKER in text:
-                    sent = json.loads(text)["data"]["sent"]
-                    last_receive = time.time()
-                    latencies.append(last_receive - sent)
-                    received += 1
-        except Exception:
-            pass
-
-    readers = [asyncio.create_task(read(ws)) for ws in sockets]
-    ready.put((len(sockets), failed))
+    sockets = await asyncio.gather(*(one(i, t) for i, t in enumerate(tickets)))
+    ready.put((sum(ws is not None for ws in sockets), sum(ws is None for ws in sockets)))
+    start = go.get()
+    for index, at, frame in actions:
+        delay = start + at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        transport = sockets[index]
+        if transport is not None:
+            if MARKER in frame:
+                frame = frame.replace("{sent}", repr(time.time()))
+            transport.send(WSMsgType.TEXT, frame.encode())
     while not stop.is_set():
         await asyncio.sleep(0.1)
-    # Report first: closing sockets of a server still busy with a backlog can take a while.
-    results.put((received, latencies, last_receive))
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    results.put((stats, latencies))
+    for transport in sockets:
+        if transport is not None:
+            transport.disconnect()
 
 
-# --- publishers ----------------------------------------------------------------------------------
+# --- raw publishers -------------------------------------------------------------------------------
 
 def payload(i: int) -> dict:
     # A realistic chat message: the sender's public profile travels inside it.
@@ -184,7 +289,7 @@ def payload(i: int) -> dict:
     }
 
 
-def publish_platform(env, channel_id: int, rate: float, seconds: float) -> int:
+def publish_platform(channel_id: int, rate: float, seconds: float) -> int:
     from eventplatform.realtime.bus import channel_for, sync_redis
     from eventplatform.realtime.envelope import encode_push
 
@@ -231,17 +336,58 @@ async def _apaced(send, rate, seconds) -> int:
     return sent
 
 
+# --- what people do on the stage ------------------------------------------------------------------
+
+def stage_actions(setup: dict, sockets: int, args) -> tuple[list[tuple[int, float, str]], int]:
+    """(socket index, seconds after start, frame) for every action, and the chat messages among
+    them. Each chat message and each vote comes from a different person."""
+    rng = random.Random(7)
+    people = list(range(QUESTIONS, sockets))  # the question authors do not vote on their own
+    rng.shuffle(people)
+    actions = []
+    chats = int(args.chat * args.seconds)
+    senders, voters = people[:chats], people[chats : chats + int(args.votes * args.seconds)]
+    for n, who in enumerate(senders):
+        text = f"{MARKER} {{sent}} Danke für den Vortrag, Frage {n} kommt gleich!"
+        frame = {"id": 100 + n, "type": "chat.send",
+                 "data": {"channel_id": setup["channel_id"], "text": text, "client_key": f"bench-{n}"}}
+        actions.append((who, n / args.chat, json.dumps(frame)))
+    for n, who in enumerate(voters):
+        frame = {"id": 100_000 + n, "type": "qa.vote", "data": {"question_id": setup["questions"][n % QUESTIONS]}}
+        actions.append((who, n / args.votes, json.dumps(frame)))
+    kinds = ["applause", "laugh", "heart", "wow", "thumbsup"]
+    for n in range(int(args.reactions * args.seconds)):
+        frame = {"id": 200_000 + n, "type": "chat.react", "data": {"channel_id": setup["channel_id"],
+                                                                  "kind": kinds[n % len(kinds)]}}
+        actions.append((rng.randrange(sockets), n / args.reactions, json.dumps(frame)))
+    return actions, len(senders)
+
+
 # --- one run ------------------------------------------------------------------------------------
 
-def run_once(kind, env, tickets, channel_id, sockets, args, logdir) -> dict:
-    app = "eventplatform.asgi:application" if kind == "platform" else "bench.chat_naive_app:application"
+def run_once(kind, scenario, env, setup, sockets, args, logdir) -> dict:
+    app = "bench.chat_naive_app:application" if kind == "naive" else "eventplatform.asgi:application"
+    tickets = setup["tickets"][:sockets]
     servers = start_servers(env, args.servers, app, logdir)
     ports = [p for p, _ in servers]
+    actions, chats = stage_actions(setup, sockets, args) if scenario != "raw" else ([], 0)
     ctx = mp.get_context("spawn")
     ready, results = ctx.Queue(), ctx.Queue()
     stop = ctx.Event()
-    chunks = [tickets[i :: args.clients] for i in range(args.clients)]
-    clients = [ctx.Process(target=client_process, args=(ports, chunk, ready, None, stop, results)) for chunk in chunks]
+    gos = [ctx.Queue() for _ in range(args.clients)]
+    per_client = [[] for _ in range(args.clients)]
+    for index, at, frame in actions:
+        per_client[index % args.clients].append((index // args.clients, at, frame))
+    clients = [
+        ctx.Process(target=client_process,
+                    args=(ports, tickets[c :: args.clients], c, sorted(per_client[c], key=lambda a: a[1]),
+                          ready, gos[c], stop, results))
+        for c in range(args.clients)
+    ]
+    meter = CpuMeter({
+        "web": [p.pid for _, p in servers], "redis": pids_named("redis-server"),
+        "database": pids_named("postgres") if args.database_url else [],
+    })
     try:
         for c in clients:
             c.start()
@@ -252,22 +398,31 @@ def run_once(kind, env, tickets, channel_id, sockets, args, logdir) -> dict:
             connected += n
             failed += f
         connect_s = time.monotonic() - t0
-        time.sleep(1.0)  # let the last subscriptions settle
-        rate = args.deliveries / sockets
-        start = time.time()
-        messages = publish_platform(env, channel_id, rate, args.seconds) if kind == "platform" \
-            else publish_naive(rate, args.seconds)
+        meter.roles["clients"] = [c.pid for c in clients]
+        time.sleep(1.0)  # let the last hellos and subscriptions settle
+        meter.start()
+        start = time.time() + 0.2
+        for go in gos:
+            go.put(start)
+        if scenario == "raw":
+            rate = args.deliveries / sockets
+            messages = publish_platform(setup["channel_id"], rate, args.seconds) if kind == "platform" \
+                else publish_naive(rate, args.seconds)
+        else:
+            messages = chats
+            time.sleep(max(0.0, start + args.seconds - time.time()))
         publish_s = time.time() - start
+        cpu = meter.stop()
         time.sleep(args.drain)
         stop.set()
-        received = 0
-        last_receive = start
+        totals = {"received": 0, "votes_pushes": 0, "reaction_pushes": 0, "errors": 0, "last": start}
         latencies: list[float] = []
         for _ in clients:
-            r, lat, last = results.get(timeout=60)
-            received += r
+            stats, lat = results.get(timeout=60)
+            for key in ("received", "votes_pushes", "reaction_pushes", "errors"):
+                totals[key] += stats[key]
+            totals["last"] = max(totals["last"], stats["last"])
             latencies.extend(lat)
-            last_receive = max(last_receive, last)
     finally:
         stop.set()
         for c in clients:
@@ -279,48 +434,65 @@ def run_once(kind, env, tickets, channel_id, sockets, args, logdir) -> dict:
     latencies.sort()
 
     def pct(p):
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1) if latencies else None
 
-    return {
-        "kind": kind, "sockets": connected, "failed_connects": failed, "connect_s": round(connect_s, 1),
-        "messages": messages, "offered_per_s": round(expected / publish_s), "delivered": received,
-        # Delivered per second from the first publish to the last delivery (a backlog that
-        # drains after publishing stops stretches the span, so it counts at its real pace).
-        "deliveries_per_s": round(received / max(last_receive - start, publish_s)),
-        # Not delivered when the run stopped (backlog still queued, or dropped by the layer).
-        "undelivered_at_end": expected - received, "p50_ms": round(pct(0.50), 1), "p99_ms": round(pct(0.99), 1),
-        "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+    result = {
+        "scenario": scenario, "kind": kind, "sockets": connected, "failed_connects": failed,
+        "connect_s": round(connect_s, 1), "messages": messages, "offered_per_s": round(expected / publish_s),
+        "delivered": totals["received"],
+        # From the first publish to the last delivery (a backlog that drains after publishing
+        # stops stretches the span, so it counts at its real pace).
+        "deliveries_per_s": round(totals["received"] / max(totals["last"] - start, publish_s)),
+        "lost": expected - totals["received"], "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+        "max_ms": round(latencies[-1] * 1000, 1) if latencies else None, **cpu,
     }
+    if scenario != "raw":
+        seconds = publish_s + args.drain
+        result.update(
+            votes_pushes_per_socket_s=round(totals["votes_pushes"] / max(connected, 1) / seconds, 2),
+            reaction_pushes_per_socket_s=round(totals["reaction_pushes"] / max(connected, 1) / seconds, 2),
+            error_replies=totals["errors"],
+        )
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sockets", type=int, nargs="+", default=[1000, 2000])
-    parser.add_argument("--deliveries", type=int, default=20000, help="offered deliveries per second")
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--drain", type=float, default=4, help="seconds to wait for stragglers")
-    parser.add_argument("--servers", type=int, default=2, help="web processes")
+    parser.add_argument("scenario", choices=["raw", "stage", "senders"], nargs="?", default="raw")
+    parser.add_argument("--sockets", type=int, nargs="+", default=None,
+                        help="socket counts (default: raw 1000 2000 5000, stage 5000, senders 2000)")
+    parser.add_argument("--deliveries", type=int, default=20000, help="raw: offered deliveries per second")
+    parser.add_argument("--chat", type=float, default=5, help="stage: chat messages per second (default 5)")
+    parser.add_argument("--votes", type=float, default=50, help="stage: question upvotes per second (default 50)")
+    parser.add_argument("--reactions", type=float, default=20, help="stage: reactions per second (default 20)")
+    parser.add_argument("--seconds", type=float, default=None, help="how long (default: raw 5, stage 20, senders 60)")
+    parser.add_argument("--drain", type=float, default=3, help="seconds to wait for stragglers")
+    parser.add_argument("--servers", type=int, default=2, help="web processes (default 2, as docker-compose runs)")
     parser.add_argument("--clients", type=int, default=2, help="load client processes")
-    parser.add_argument("--budget", type=float, default=110, help="give up connecting after this long")
-    parser.add_argument("--only", choices=["platform", "naive"], default=None)
+    parser.add_argument("--budget", type=float, default=150, help="give up connecting after this long")
+    parser.add_argument("--only", choices=["platform", "naive"], default=None, help="raw: run only one of the two")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL for the bench only (default: SQLite file)")
     args = parser.parse_args()
+    defaults = {"raw": ([1000, 2000, 5000], 5), "stage": ([5000], 20), "senders": ([2000], 60)}[args.scenario]
+    args.sockets = args.sockets or defaults[0]
+    args.seconds = args.seconds or defaults[1]
+    if args.scenario == "senders":  # 200 first messages, nothing else
+        args.chat, args.votes, args.reactions = 200 / args.seconds, 0, 0
 
     workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
     prefix = f"chatbench{os.getpid()}"
-    env = environment(str(workdir / "db.sqlite3"), prefix)
-    tickets, channel_id = prepare_database(env, max(args.sockets))
-    print(f"# chat fan-out, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}; {args.servers} web + {args.clients} client processes; logs in {workdir}")
-    rows = []
+    env = environment(args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}", prefix)
+    setup = prepare_database(env, max(args.sockets))
+    print(f"# chat fan-out ({args.scenario}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.servers} web + {args.clients} client "
+          f"processes; {'PostgreSQL' if args.database_url else 'SQLite'}; logs in {workdir}", flush=True)
     try:
         for n in args.sockets:
-            kinds = [args.only] if args.only else ["platform", "naive"]
+            kinds = [args.only] if args.only else (["platform", "naive"] if args.scenario == "raw" else ["platform"])
             results = {}
             for kind in kinds:
-                result = run_once(kind, env, tickets[:n], channel_id, n, args, workdir)
-                results[kind] = result
-                rows.append(result)
-                print(json.dumps(result), flush=True)
+                results[kind] = run_once(kind, args.scenario, env, setup, n, args, workdir)
+                print(json.dumps(results[kind]), flush=True)
             if len(results) == 2 and results["naive"]["deliveries_per_s"]:
                 ratio = results["platform"]["deliveries_per_s"] / results["naive"]["deliveries_per_s"]
                 print(f"# {n} sockets: platform/naive deliveries per second = {ratio:.1f}×", flush=True)
