@@ -10,6 +10,7 @@ import logging
 import uuid
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from pydantic import ValidationError
 
@@ -100,6 +101,16 @@ class EventConsumer(AsyncWebsocketConsumer):
 
     def _profile(self) -> dict:
         return {**self.actor.public, "room_id": self.room_id}
+
+    async def dispatch(self, message) -> None:
+        # Channels (4.2+) first hops to the one sync thread to close stale database connections,
+        # before every message: every frame of every socket then queues behind whatever database
+        # work runs there (a mass move: every signal waited for it). This consumer touches the
+        # database only through database_sync_to_async, which closes them itself in that thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- messages from the client -------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None) -> None:
