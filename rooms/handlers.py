@@ -267,7 +267,7 @@ async def signal(conn, msg: SignalIn) -> dict:
         # refusal). In the thread pool, not the one thread every other database call queues for.
         await database_sync_to_async(_relay_if_allowed, thread_sensitive=False)(conn.event_id, sender, msg)
         return {}
-    await runtime().redis.publish(channel_for(groups.user(msg.to)), _signal_text(room_id, sender, msg))
+    await seats.signals.publish(channel_for(groups.user(msg.to)), _signal_text(room_id, sender, msg))
     return {}
 
 
