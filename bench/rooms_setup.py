@@ -19,10 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(tempfile.mkdtemp(prefix="rooms-bench-"))
 
 
-def arguments(doc: str, positional: list[tuple[str, int, str]]) -> argparse.Namespace:
+def arguments(doc: str, positional: list[tuple[str, int, str]], options=()) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, default, text in positional:
         parser.add_argument(name, nargs="?", type=int, default=default, help=f"{text} (default {default})")
+    for name, type_, default, text in options:
+        parser.add_argument(name, type=type_, default=default, help=f"{text} (default {default})")
     parser.add_argument("--servers", type=int, default=1,
                         help="daphne processes; clients are spread over them round-robin (default 1)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
