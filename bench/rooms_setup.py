@@ -1,6 +1,8 @@
-"""Shared by the rooms benchmarks: a throwaway database, an event with N attendees, a real
-daphne, and many real websocket clients (traffic to 127.0.0.1 only)."""
+"""Shared by the rooms benchmarks: a throwaway database, an event with N attendees, real daphne
+processes run as in production (DEBUG off), many real websocket clients spread over them as a
+load balancer would, and the CPU and load figures of a run (traffic to 127.0.0.1 only)."""
 
+import argparse
 import asyncio
 import json
 import os
@@ -8,31 +10,54 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
+
+import join_storm  # the server start/stop, machine and CPU readers of the join storm bench
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(tempfile.mkdtemp(prefix="rooms-bench-"))
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "eventplatform.settings",
-    "DEBUG": "1",
-    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{STATE / 'bench.sqlite3'}"),
-    "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    "REDIS_PREFIX": f"roomsbench{os.getpid()}",
-    "EP_STATE_DIR": str(STATE),
-    "WS_RATE_LIMIT": "1000",
-    "LOG_LEVEL": "WARNING",
-}
-os.environ.update(ENV)
-sys.path.insert(0, str(ROOT))
 
 
-def django_setup():
+def arguments(doc: str, positional: list[tuple[str, int, str]], options=()) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default, text in positional:
+        parser.add_argument(name, nargs="?", type=int, default=default, help=f"{text} (default {default})")
+    for name, type_, default, text in options:
+        parser.add_argument(name, type=type_, default=default, help=f"{text} (default {default})")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="daphne processes; clients are spread over them round-robin (default 1)")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                        help="a database that exists only for the bench (default: a fresh SQLite file)")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="run daphne under cProfile; stats to PATH (PATH.N for server N > 0)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for daphne only, e.g. WS_RATE_LIMIT=1000")
+    return parser.parse_args()
+
+
+def configure(args: argparse.Namespace) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="eventplatform.settings",
+        # As in production: DEBUG off (no per-query SQL recording), a key and hosts given.
+        DEBUG="0",
+        SECRET_KEY="bench-only-" + "x" * 40,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=args.database_url or f"sqlite:///{STATE / 'bench.sqlite3'}",
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        REDIS_PREFIX=f"roomsbench{os.getpid()}",
+        EP_STATE_DIR=str(STATE),
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    sys.path.insert(0, str(ROOT))
+
+
+def django_setup() -> None:
     import django
 
     django.setup()
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=ENV, check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
 
 
 def make_event(attendees: int, rooms: int):
@@ -63,24 +88,79 @@ def make_event(attendees: int, rooms: int):
     return event, moderator, people, tickets
 
 
-def start_daphne() -> tuple[subprocess.Popen, int]:
-    import socket
+class Servers:
+    """N real daphne processes with the bench's environment; their CPU time is measured."""
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
-        cwd=ROOT, env=ENV, stdout=open(STATE / "daphne.log", "w"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/", timeout=1).read()
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError((STATE / "daphne.log").read_text())
+    def __init__(self, args: argparse.Namespace) -> None:
+        extra = dict(item.split("=", 1) for item in args.server_env)
+        self.processes: list[subprocess.Popen] = []
+        self.ports: list[int] = []
+        for i in range(args.servers):
+            profile = None
+            if args.profile:
+                profile = args.profile if i == 0 else f"{args.profile}.{i}"
+            port, process = join_storm.start_daphne(STATE / f"daphne{i}.log", profile, extra)
+            self.ports.append(port)
+            self.processes.append(process)
+        self._cpu0 = self.cpu()
+
+    def cpu(self) -> float:
+        return sum(join_storm.process_cpu_seconds(p.pid) for p in self.processes)
+
+    def mark(self) -> None:
+        self._cpu0 = self.cpu()
+
+    def cpu_since_mark(self) -> float:
+        return self.cpu() - self._cpu0
+
+    def stop(self) -> None:
+        for process in self.processes:
+            join_storm.stop_daphne(process)
+
+
+class Meter:
+    """The machine during a measured phase: CPU of the servers, of everything, load average."""
+
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers
+
+    def __enter__(self):
+        self.servers.mark()
+        self.machine0 = join_storm.machine_cpu()
+        self.own0 = join_storm.process_cpu_seconds(os.getpid())
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        self.server_cpu = self.servers.cpu_since_mark()
+        self.client_cpu = join_storm.process_cpu_seconds(os.getpid()) - self.own0
+        busy0, _, total0 = self.machine0
+        busy1, _, total1 = join_storm.machine_cpu()
+        self.machine_busy = (busy1 - busy0) / max(total1 - total0, 1e-9)
+        # What neither daphne nor this process used: Redis, the database, and neighbours.
+        cores = os.cpu_count() or 1
+        self.others = max(0.0, (busy1 - busy0) - self.server_cpu - self.client_cpu) / max(self.wall * cores, 1e-9)
+        return False
+
+    def line(self) -> str:
+        return (f"  CPU during it: daphne {self.server_cpu:.2f} s, this client {self.client_cpu:.2f} s, "
+                f"machine {self.machine_busy * 100:.0f} % busy over {self.wall:.2f} s "
+                f"(Redis, database and any neighbours: {self.others * 100:.0f} % of the machine)")
+
+
+def header(args: argparse.Namespace, what: str) -> None:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{what}: {args.servers} daphne process{'es' if args.servers > 1 else ''}, "
+          f"{'PostgreSQL' if args.database_url else 'SQLite'}, DEBUG off; revision {join_storm.revision()}; "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores; load average {load}")
+
+
+def footer() -> None:
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+PUSH = '{"type":"'  # how the server's encoder starts every push (envelope.encode_push)
 
 
 class Client:
@@ -111,20 +191,28 @@ class Client:
         try:
             async for text in self.ws:
                 now = time.perf_counter()
+                if text.startswith(PUSH):
+                    # Pushes this client does not look at are not parsed: a thousand clients in
+                    # one process parsing every room list would delay the reads being measured.
+                    handler = self.handlers.get(text[len(PUSH):text.find('"', len(PUSH))])
+                    if handler is not None:
+                        handler(json.loads(text)["data"], now)
+                    continue
                 message = json.loads(text)
                 if message.get("id") in self.replies:
                     self.replies.pop(message["id"]).set_result(message)
-                elif message.get("type") in self.handlers:
-                    self.handlers[message["type"]](message["data"], now)
         except Exception:
             pass
 
 
-async def open_many(port, tickets: dict[int, str], batch=100) -> list[Client]:
+async def open_many(ports: list[int], tickets: dict[int, str], batch=100) -> list[Client]:
+    """The i-th client goes to server i mod N, as a round-robin load balancer would send it."""
     clients = []
     items = list(tickets.items())
     for i in range(0, len(items), batch):
-        clients += await asyncio.gather(*(Client.open(port, t, pid) for pid, t in items[i:i + batch]))
+        clients += await asyncio.gather(
+            *(Client.open(ports[(i + j) % len(ports)], t, pid) for j, (pid, t) in enumerate(items[i:i + batch]))
+        )
     return clients
 
 

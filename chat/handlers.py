@@ -52,12 +52,16 @@ async def _channels(event_id: int) -> list[Channel]:
 
 
 async def _channel(conn, channel_id: int) -> Channel:
+    return await _find_channel(conn, lambda channel: channel.pk == channel_id)
+
+
+async def _find_channel(conn, wanted) -> Channel:
     for channel in await _channels(conn.event_id):
-        if channel.pk == channel_id:
+        if wanted(channel):
             return channel
     _open_channels.pop(conn.event_id, None)  # maybe a room created since: look again once
     for channel in await _channels(conn.event_id):
-        if channel.pk == channel_id:
+        if wanted(channel):
             return channel
     raise GatewayError("not_found", _("This chat does not exist."))
 
@@ -130,6 +134,18 @@ async def history(conn, msg: s.HistoryIn) -> dict:
 async def watch(conn, msg: s.ChannelRef) -> dict:
     """Receive a breakout room's chat (only while you are in that room)."""
     channel = await _channel(conn, msg.channel_id)
+    if not _readable(conn, channel):
+        raise GatewayError("not_member", _("Only people in this room can read this chat."))
+    await conn.join(services.channel_group(channel.pk))
+    return {"channel": selectors.channel_out(channel)}
+
+
+@command("chat.watch_room", schema=s.RoomRef, reply=s.WatchOut)
+async def watch_room(conn, msg: s.RoomRef) -> dict:
+    """Receive the chat of the breakout room you are in, found by the room (only while in it)."""
+    channel = await _find_channel(
+        conn, lambda channel: channel.room_id == msg.room_id and channel.kind == Channel.Kind.BREAKOUT
+    )
     if not _readable(conn, channel):
         raise GatewayError("not_member", _("Only people in this room can read this chat."))
     await conn.join(services.channel_group(channel.pk))

@@ -68,6 +68,10 @@ class ChannelRef(Command):
     channel_id: int
 
 
+class RoomRef(Command):
+    room_id: int
+
+
 class ChannelOut(BaseModel):
     id: int
     kind: str

@@ -9,7 +9,7 @@ from eventplatform.realtime.bus import channel_for, sync_redis
 from eventplatform.realtime.envelope import GatewayError, encode_push
 from eventplatform.realtime.registry import Empty, command, declare_push, on_connect, on_disconnect
 from eventplatform.realtime.runtime import runtime
-from rooms import ice, services
+from rooms import ice, roster, services
 from rooms.schemas import (
     AssignIn,
     AssignmentOut,
@@ -242,43 +242,32 @@ async def media(conn, msg: MediaState) -> dict:
     return {}
 
 
-def _relay(event_id: int, sender: int, msg: SignalIn) -> None:
-    room_id = services.relay_allowed(event_id, sender, msg.to)
+def _signal_text(room_id: int, sender: int, msg: SignalIn) -> str:
     payload = {"room_id": room_id, "from": sender}
     if msg.description is not None:
         payload["description"] = msg.description.model_dump()
     else:
         payload["candidate"] = msg.candidate.model_dump()
-    sync_redis().publish(channel_for(groups.user(msg.to)), encode_push("rooms.signal", payload))
+    return encode_push("rooms.signal", payload)
 
 
-async def _room_if_both_in(event_id: int, sender: int, target: int) -> int | None:
-    """The fast path: both in the same room per the Redis mirror of the assignments.
-    Anything else (a miss, different rooms) is decided by the database."""
-    if sender == target:
-        return None
-    rooms = await runtime().redis.hmget(services.where_key(event_id), [sender, target])
-    if rooms[0] is not None and rooms[0] == rooms[1]:
-        return int(rooms[0])
-    return None
+def _relay_if_allowed(event_id: int, sender: int, msg: SignalIn) -> None:
+    room_id = services.relay_allowed(event_id, sender, msg.to)
+    sync_redis().publish(channel_for(groups.user(msg.to)), _signal_text(room_id, sender, msg))
 
 
 @command("rooms.signal", schema=SignalIn)
 async def signal(conn, msg: SignalIn) -> dict:
     """Relay an offer, answer or ICE candidate to a peer, only within your current room."""
     sender = conn.actor.participant_id
-    room_id = await _room_if_both_in(conn.event_id, sender, msg.to)
+    seats = getattr(conn, "breakout_roster", None)
+    room_id = seats.shared_room(sender, msg.to) if seats is not None else None
     if room_id is None:
-        # A read and a publish only: run in the thread pool, not the one thread every other
-        # database call of this process queues for.
-        await database_sync_to_async(_relay, thread_sensitive=False)(conn.event_id, sender, msg)
+        # Not both in one room as this process knows it: the database decides (and words the
+        # refusal). In the thread pool, not the one thread every other database call queues for.
+        await database_sync_to_async(_relay_if_allowed, thread_sensitive=False)(conn.event_id, sender, msg)
         return {}
-    payload = {"room_id": room_id, "from": sender}
-    if msg.description is not None:
-        payload["description"] = msg.description.model_dump()
-    else:
-        payload["candidate"] = msg.candidate.model_dump()
-    await runtime().redis.publish(channel_for(groups.user(msg.to)), encode_push("rooms.signal", payload))
+    await seats.signals.publish(channel_for(groups.user(msg.to)), _signal_text(room_id, sender, msg))
     return {}
 
 
@@ -293,15 +282,23 @@ def _arrive(actor) -> dict | None:
 
 @on_connect
 async def place_late_arrival(conn) -> None:
-    """Join your room's group; a late arrival is placed by the current mode."""
+    """Take a seat in the event's roster and your room's group; a late arrival is placed by
+    the current mode."""
+    conn.breakout_roster = seats = await roster.enter(conn)
     assignment = await _arrive(conn.actor)
-    if assignment is not None and assignment["room"] is not None:
-        await conn.join(groups.room(assignment["room"]["id"]))
+    # The roster decides the group: a seating heard while the table was read is already in it
+    # (and sent), one still on its way will be.
+    room_id = seats.room_of(conn.actor.participant_id)
+    await seats.seat(conn, room_id)
+    if assignment is not None and room_id is not None and assignment["room"]["id"] == room_id:
         await conn.push("rooms.assignment", assignment)
 
 
 @on_disconnect
 async def leave_call_on_disconnect(conn) -> None:
+    seats = getattr(conn, "breakout_roster", None)
+    if seats is not None:
+        await roster.leave(conn, seats)
     room_id = getattr(conn, "call_room_id", None)
     if room_id is not None:
         await database_sync_to_async(services.leave_call)(conn.actor.participant_id, room_id)

@@ -1,10 +1,10 @@
 """Every change to breakout rooms: validate, write in one transaction, tell the sockets after commit.
 
 Who is in which room is the `Assignment` table. A move changes those rows first; only after
-the commit are the moved sockets told to leave the old room's group, join the new one and
-switch calls (one Redis pipeline for the whole move, so moving 1,000 people costs a constant
-number of queries and one round trip to Redis). Signalling is checked against the same rows,
-so a moved person's offers and candidates are refused the moment the move commits.
+the commit is the seating published: one message for the whole move, however many people it
+moves, which every web process applies to its roster and its own sockets (rooms/roster.py).
+Moving 1,000 people costs a constant number of queries and one round trip to Redis.
+Signalling is relayed by the rosters and refused by these rows (`relay_allowed`).
 
 Who is *in the call* of a room right now (and their mute/camera/screen state) is ephemeral and
 kept in Redis next to presence: it is what peers need to start connections, not a record.
@@ -25,35 +25,31 @@ from django.utils.translation import gettext as _
 from eventplatform.models import Event, Participant, Room, Session
 from eventplatform.precompiled import Precompiled
 from eventplatform.realtime import groups
-from eventplatform.realtime.bus import channel_for, control_channel_for, publish, sync_redis
-from eventplatform.realtime.envelope import GatewayError, encode, encode_push
+from eventplatform.realtime.bus import channel_for, publish, sync_redis
+from eventplatform.realtime.envelope import GatewayError, encode_push
 from rooms.models import Assignment, Breakout, BreakoutRound, Mode
+from rooms.roster import encode_seating, seating_group
 
 
 # --- sending after commit ------------------------------------------------------------------------
 class Outbox:
-    """Pushes and socket controls collected during a change, sent in one pipeline after commit."""
+    """Pushes and seatings collected during a change, sent in one pipeline after commit."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, str]] = []
         self.call_removals: list[tuple[int, int]] = []  # (room id, participant id)
         self.announce_event: int | None = None
-        # Where each person is now, mirrored in Redis for the signalling fast path.
-        self.where: dict[int, int | None] = {}
-        self.where_event: int | None = None
+        # participant → (their open room or None, the assignment text to send them or None):
+        # one seating message per change, applied by every web process (rooms/roster.py).
+        self.seats: dict[int, tuple[int | None, str | None]] = {}
+        self.seats_event: int | None = None
 
     def push(self, group: str, type_: str, data) -> None:
         self.messages.append((channel_for(group), encode_push(type_, data)))
 
-    def push_encoded(self, group: str, text: str) -> None:
-        self.messages.append((channel_for(group), text))
-
-    def control(self, to: str, action: str, **params) -> None:
-        self.messages.append((control_channel_for(to), encode({"action": action, **params})))
-
-    def locate(self, event_id: int, participant_id: int, room_id: int | None) -> None:
-        self.where_event = event_id
-        self.where[participant_id] = room_id
+    def seat(self, event_id: int, participant_id: int, room_id: int | None, text: str | None) -> None:
+        self.seats_event = event_id
+        self.seats[participant_id] = (room_id, text)
 
     def leave_call(self, room_id: int, participant_id: int) -> None:
         self.call_removals.append((room_id, participant_id))
@@ -61,21 +57,16 @@ class Outbox:
 
     def send_on_commit(self) -> None:
         messages, removals, announce = self.messages, self.call_removals, self.announce_event
-        where, where_event = self.where, self.where_event
-        if not messages and not removals and announce is None and not where:
+        seating = encode_seating(self.seats) if self.seats else None
+        seats_event = self.seats_event
+        if not messages and not removals and announce is None and seating is None:
             return
 
         def send() -> None:
             pipe = sync_redis().pipeline(transaction=False)
-            # The mirror first: once a socket hears of its move, signalling already follows it.
-            if where:
-                gone = [pid for pid, room in where.items() if room is None]
-                placed = {pid: room for pid, room in where.items() if room is not None}
-                if gone:
-                    pipe.hdel(where_key(where_event), *gone)
-                if placed:
-                    pipe.hset(where_key(where_event), mapping=placed)
-                    pipe.expire(where_key(where_event), 7 * 86400)
+            # The seating first: the moved people hear of it before anything else.
+            if seating is not None:
+                pipe.publish(channel_for(seating_group(seats_event)), seating)
             for room_id, participant_id in removals:
                 pipe.hdel(call_key(room_id), participant_id)
             for channel, text in messages:
@@ -90,11 +81,6 @@ class Outbox:
                 pipe.execute()
 
         transaction.on_commit(send)
-
-
-def where_key(event_id: int) -> str:
-    """participant id → the open room they are in; a mirror of Assignment, never the record."""
-    return f"{settings.REDIS_PREFIX}:rooms:where:{event_id}"
 
 
 def call_key(room_id: int) -> str:
@@ -167,16 +153,15 @@ def rooms_public(event_id: int) -> list[dict]:
 def overview(event_id: int) -> dict:
     """The moderator's view: every room with who is assigned there (in one query each)."""
     members: dict[int, list[dict]] = defaultdict(list)
-    for a in Assignment.objects.filter(event_id=event_id).select_related("participant").order_by("participant__name"):
-        p = a.participant
-        members[a.breakout_id].append(
-            {
-                "id": p.pk,
-                "name": p.name,
-                "source": a.source,
-                "moderator": a.source == Assignment.Source.MODERATOR,
-                "pre": a.is_pre_assignment,
-            }
+    # Rows, not model instances: after a mass move this lists everyone of the event.
+    rows = (
+        Assignment.objects.filter(event_id=event_id)
+        .order_by("participant__name")
+        .values_list("breakout_id", "participant_id", "participant__name", "source", "is_pre_assignment")
+    )
+    for breakout_id, pid, name, source, pre in rows:
+        members[breakout_id].append(
+            {"id": pid, "name": name, "source": source, "moderator": source == Assignment.Source.MODERATOR, "pre": pre}
         )
     rooms = []
     n = counts(event_id)
@@ -273,16 +258,20 @@ def _announce_rooms(event_id: int, outbox: Outbox) -> None:
     outbox.announce_event = event_id
 
 
-def _apply(event_id: int, placements: dict[int, Breakout], source: str, outbox: Outbox) -> None:
-    """Put each person into their breakout (a constant number of queries for any number)."""
+def _apply(
+    event_id: int, placements: dict[int, Breakout], source: str, outbox: Outbox, before: dict[int, int] | None = None
+) -> None:
+    """Put each person into their breakout (a constant number of queries for any number).
+    `before`: the open room each of them is in now, if the caller has read it already."""
     if not placements:
         return
     pids = list(placements)
-    before = dict(
-        Assignment.objects.filter(participant_id__in=pids, breakout__is_open=True).values_list(
-            "participant_id", "breakout__room_id"
+    if before is None:
+        before = dict(
+            Assignment.objects.filter(participant_id__in=pids, breakout__is_open=True).values_list(
+                "participant_id", "breakout__room_id"
+            )
         )
-    )
     Assignment.objects.filter(participant_id__in=pids).delete()
     Assignment.objects.bulk_create(
         [
@@ -298,31 +287,36 @@ def _apply(event_id: int, placements: dict[int, Breakout], source: str, outbox: 
     for pid, b in placements.items():
         old = before.get(pid)
         new = b.room_id if b.is_open else None
-        outbox.locate(event_id, pid, new)
         if old == new:
             continue
         if old is not None:
-            outbox.control(groups.user(pid), "leave", group=groups.room(old))
             outbox.leave_call(old, pid)
-        if new is not None:
-            outbox.control(groups.user(pid), "join", group=groups.room(new))
         key = b.room_id if new is not None else 0
         if key not in texts:
             texts[key] = encode_push(
                 "rooms.assignment", _assignment_payload(b if new is not None else None, source if new else None)
             )
-        outbox.push_encoded(groups.user(pid), texts[key])
+        outbox.seat(event_id, pid, new, texts[key])
 
 
 def _check_people(event_id: int, participant_ids: list[int]) -> list[int]:
+    return _people(event_id, participant_ids)[0]
+
+
+def _people(event_id: int, participant_ids: list[int]) -> tuple[list[int], set[int]]:
+    """The ids once each, all of this event (else a refusal), and which are moderators or
+    organizers; one query however many."""
     ids = list(dict.fromkeys(participant_ids))
-    found = set(
-        Participant.objects.filter(event_id=event_id, pk__in=ids, is_removed=False).values_list("pk", flat=True)
-    )
+    found = {
+        pk: moderator or organizer
+        for pk, moderator, organizer in Participant.objects.filter(
+            event_id=event_id, pk__in=ids, is_removed=False
+        ).values_list("pk", "is_moderator", "is_organizer")
+    }
     unknown = [pid for pid in ids if pid not in found]
     if unknown:
         raise GatewayError("unknown_participant", _("Unknown participants: %s") % unknown[:10], ids=unknown[:50])
-    return ids
+    return ids, {pk for pk, staff in found.items() if staff}
 
 
 def _check_capacity(breakout: Breakout, adding: int) -> None:
@@ -448,27 +442,33 @@ def assign_automatically(
 ) -> int:
     """Spread these people over the open rooms (moderators and pre-assigned people stay)."""
     with transaction.atomic():
-        ids = _check_people(event_id, participant_ids)
+        # Each list of ids is sent to the database once or twice, not once per question
+        # asked of it: for 1,000 people the IN (…) lists were most of this function's time.
+        ids, staff = _people(event_id, participant_ids)
         rooms = list(Breakout.objects.select_related("room").filter(room__event_id=event_id, is_open=True))
-        staying = set(
-            Assignment.objects.filter(participant_id__in=ids, breakout__is_open=True)
-            .filter(source__in=[Assignment.Source.MODERATOR, Assignment.Source.PRE])
-            .values_list("participant_id", flat=True)
-        )
-        staying |= set(
-            Participant.objects.filter(pk__in=ids)
-            .filter(is_moderator=True).values_list("pk", flat=True)
-        ) | set(Participant.objects.filter(pk__in=ids, is_organizer=True).values_list("pk", flat=True))
+        current = {
+            pid: (breakout_id, room_id, source)
+            for pid, breakout_id, room_id, source in Assignment.objects.filter(
+                participant_id__in=ids, breakout__is_open=True
+            ).values_list("participant_id", "breakout_id", "breakout__room_id", "source")
+        }
+        staying = staff | {
+            pid for pid, (_, _, source) in current.items()
+            if source in (Assignment.Source.MODERATOR, Assignment.Source.PRE)
+        }
         movers = [pid for pid in ids if pid not in staying]
         taken = dict(
             Assignment.objects.filter(event_id=event_id, breakout__is_open=True)
-            .exclude(participant_id__in=movers)
             .values_list("breakout_id")
             .annotate(n=Count("id"))
         )
+        for pid in movers:  # the movers' own seats are free for the plan
+            if pid in current:
+                taken[current[pid][0]] -= 1
         plan = balanced_plan(movers, rooms, together=together, apart=apart, taken=taken, rng=rng)
         outbox = Outbox()
-        _apply(event_id, plan, Assignment.Source.AUTOMATIC, outbox)
+        before = {pid: current[pid][1] for pid in plan if pid in current}
+        _apply(event_id, plan, Assignment.Source.AUTOMATIC, outbox, before=before)
         _announce_rooms(event_id, outbox)
         outbox.send_on_commit()
     return len(plan)
@@ -506,11 +506,9 @@ def visit(event_id: int, moderator_id: int, room_id: int | None) -> dict:
             old = Assignment.objects.filter(participant_id=moderator_id).select_related("breakout").first()
             if old is not None:
                 old.delete()
-                outbox.locate(event_id, moderator_id, None)
                 if old.breakout.is_open:
-                    outbox.control(groups.user(moderator_id), "leave", group=groups.room(old.breakout.room_id))
                     outbox.leave_call(old.breakout.room_id, moderator_id)
-                outbox.push(groups.user(moderator_id), "rooms.assignment", _assignment_payload(None, None))
+                outbox.seat(event_id, moderator_id, None, encode_push("rooms.assignment", _assignment_payload(None, None)))
             target = None
         else:
             target = _breakout_for_room(event_id, room_id)
@@ -611,9 +609,10 @@ def open_round(
             Assignment.objects.filter(event_id=event_id, breakout__is_open=True).select_related("breakout__room")
         )
         for a in assigned:
-            outbox.locate(event_id, a.participant_id, a.breakout.room_id)
-            outbox.control(groups.user(a.participant_id), "join", group=groups.room(a.breakout.room_id))
-            outbox.push(groups.user(a.participant_id), "rooms.assignment", _assignment_payload(a.breakout, a.source))
+            outbox.seat(
+                event_id, a.participant_id, a.breakout.room_id,
+                encode_push("rooms.assignment", _assignment_payload(a.breakout, a.source)),
+            )
         outbox.push(groups.event(event_id), "rooms.round", round_public(rnd))
         _announce_rooms(event_id, outbox)
         outbox.send_on_commit()
@@ -714,10 +713,8 @@ def _close_breakouts(event_id: int, qs, outbox: Outbox) -> None:
     Breakout.objects.filter(pk__in=ids).update(is_open=False)
     back = encode_push("rooms.assignment", _assignment_payload(None, None))
     for pid, room_id in leaving:
-        outbox.locate(event_id, pid, None)
-        outbox.control(groups.user(pid), "leave", group=groups.room(room_id))
         outbox.call_removals.append((room_id, pid))
-        outbox.push_encoded(groups.user(pid), back)
+        outbox.seat(event_id, pid, None, back)
     for b in closing:
         outbox.push(groups.room(b.room_id), "rooms.closed", {"room_id": b.room_id})
 
@@ -745,10 +742,8 @@ def room_deleted(event_id: int, room_id: int, participant_ids: list[int]) -> Non
     outbox = Outbox()
     back = encode_push("rooms.assignment", _assignment_payload(None, None))
     for pid in participant_ids:
-        outbox.locate(event_id, pid, None)
-        outbox.control(groups.user(pid), "leave", group=groups.room(room_id))
         outbox.call_removals.append((room_id, pid))
-        outbox.push_encoded(groups.user(pid), back)
+        outbox.seat(event_id, pid, None, back)
     outbox.push(groups.room(room_id), "rooms.closed", {"room_id": room_id})
     outbox.send_on_commit()
     # The room list is read after the delete has committed, so it no longer holds the room.

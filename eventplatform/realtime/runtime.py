@@ -42,7 +42,7 @@ def runtime() -> Runtime:
             settings.REDIS_URL, decode_responses=True, socket_timeout=None, max_connections=200, timeout=30
         )
         client = aioredis.Redis(connection_pool=pool)
-        current = Runtime(client, Hub(settings.REDIS_URL), Presence(client), RateLimiter(client))
+        current = Runtime(client, Hub(settings.REDIS_URL), Presence(client), RateLimiter())
         _runtimes[loop] = current
     return current
 

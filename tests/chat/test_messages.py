@@ -3,7 +3,7 @@
 import pytest
 
 from chat.models import Channel, Message, ModerationAction, Mute
-from eventplatform.models import Participant
+from eventplatform.models import Participant, Room
 from tests.chat.conftest import (
     breakout_channel,
     channel_of,
@@ -138,6 +138,25 @@ async def test_only_people_in_a_breakout_write_and_read_its_chat(people, event, 
     assert ok["ok"], ok
     assert (await bob.wait_push("chat.message"))["text"] == "drinnen"
     assert await Message.objects.filter(channel=channel).acount() == 1
+
+
+async def test_a_breakout_chat_is_found_by_its_room_only_by_the_people_in_it(people, event, connect):
+    alice, bob = await connect(people["attendee"]), await connect(people["attendee2"])
+    await channel_of(alice)  # connected: the event's channels exist
+    channel = await Channel.objects.select_related("room").aget(room__event=event, room__name="Breakout A")
+    outside = await alice.request("chat.watch_room", {"room_id": channel.room_id})
+    assert outside["ok"] is False and outside["error"]["code"] == "not_member"
+    stage = await Room.objects.aget(event=event, kind=Room.Kind.STAGE)  # its chat is no breakout's
+    assert (await alice.request("chat.watch_room", {"room_id": stage.pk}))["error"]["code"] == "not_found"
+    assert (await alice.request("chat.watch_room", {"room_id": 987654}))["error"]["code"] == "not_found"
+    await enter_room(people["attendee"], channel.room_id)
+    await enter_room(people["attendee2"], channel.room_id)
+    watched = await alice.request("chat.watch_room", {"room_id": channel.room_id})
+    assert watched["ok"] and watched["data"]["channel"]["id"] == channel.pk
+    assert watched["data"]["channel"]["kind"] == "breakout"
+    sent = await bob.request("chat.send", {"channel_id": channel.pk, "text": "Wer teilt den Bildschirm?", "client_key": key()})
+    assert sent["ok"], sent
+    assert (await alice.wait_push("chat.message"))["text"] == "Wer teilt den Bildschirm?"
 
 
 async def test_attendees_cannot_call_moderator_commands(people, connect):

@@ -1,5 +1,6 @@
-"""Breakout rooms in Chromium with the fake camera: two attendees see each other, the
-moderator drags one into another room, and the timer brings everyone back to the stage."""
+"""Breakout rooms in Chromium with the fake camera: two attendees see each other and talk in
+the room chat, the moderator drags one into another room, and the timer brings everyone back
+to the stage."""
 
 import pytest
 from playwright.sync_api import expect
@@ -56,6 +57,11 @@ def test_video_drag_and_drop_and_timer(people, daphne, new_page, celery_worker):
         f"() => ({HAS_PICTURE})([...document.querySelectorAll('[data-testid=remote-video]')])", timeout=20_000
     )
 
+    # The room chat beside the video: Alice writes with the keyboard, Bob reads it.
+    alice.get_by_label("Message to everyone in this room").fill("Wer teilt den Bildschirm?")
+    alice.get_by_label("Message to everyone in this room").press("Enter")
+    expect(bob.get_by_test_id("room-chat-messages")).to_contain_text("Wer teilt den Bildschirm?")
+
     # The moderator drags Bob to room B: Alice's call with him ends, Bob's panel switches
     # without a reload.
     bob.evaluate("window.__sameDocument = true")
@@ -63,6 +69,9 @@ def test_video_drag_and_drop_and_timer(people, daphne, new_page, celery_worker):
     expect(bob.get_by_test_id("room-panel")).to_contain_text("Breakout B")
     expect(alice.get_by_test_id("remote-video")).to_have_count(0)
     assert bob.evaluate("window.__sameDocument") is True
+    # Bob's chat is room B's now: A's conversation is not shown there.
+    expect(bob.get_by_test_id("room-chat-input")).to_be_enabled()
+    expect(bob.get_by_test_id("room-chat")).to_contain_text("No messages in this room yet.")
 
     # Everyone back to the stage after a 3 s countdown: the timer (Celery) closes the rooms.
     mod.locator("input[type=number]").last.fill("3")
