@@ -175,6 +175,9 @@ REALTIME = {
     # Per connection: at most RATE_LIMIT messages per RATE_WINDOW seconds.
     "RATE_LIMIT": env_int("WS_RATE_LIMIT", 40),
     "RATE_WINDOW": env_int("WS_RATE_WINDOW", 10),
+    # Per person, over all their tabs on every web process (counted in Redis): more tabs or a
+    # reconnect to another process do not reset it.
+    "RATE_LIMIT_PERSON": env_int("WS_RATE_LIMIT_PERSON", 100),
     # A process refreshes its connections' presence this often; an entry not refreshed for
     # PRESENCE_TTL seconds (its process died) no longer counts.
     "PRESENCE_REFRESH": env_int("WS_PRESENCE_REFRESH", 10),

@@ -216,7 +216,7 @@ class Roster:
     @staticmethod
     async def _send(conn, text: str) -> None:
         try:
-            await conn.deliver(text)
+            await conn.write(text)  # the direct line when there is one (wire.py)
         except Exception:  # a socket closing mid-send must not stop the others
             log.debug("assignment to a closing socket failed", exc_info=True)
 

@@ -148,7 +148,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             frame, malformed = self._read_frame(text_data)
             request_id = frame.id if frame else malformed.extra.pop("id", None)
             # Every frame counts against the limit, garbage included.
-            retry_after = await runtime().limiter.hit(self.conn_id)
+            retry_after = await runtime().limiter.hit(self.conn_id, self.actor.participant_id)
             if retry_after is not None:
                 raise GatewayError("rate_limited", "Too many messages; slow down.", retry_after=retry_after)
             if malformed is not None:

@@ -26,9 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class Member(Protocol):
-    wire: object | None  # set when the member can take a ready-made frame (wire.py)
-
-    def write_frame(self, frame: bytes) -> bool: ...
+    # A member may also have `wire` (not None when it takes ready-made frames, wire.py) and
+    # `write_frame(frame) -> bool`; members without them (rosters) get `deliver(text)`.
 
     async def deliver(self, text: str) -> None: ...
 
@@ -183,7 +182,7 @@ class Hub:
         frame = None
         for member in members:
             try:
-                if member.wire is not None:
+                if getattr(member, "wire", None) is not None:
                     if frame is None:
                         frame = text_frame(text)
                     if member.write_frame(frame):

@@ -1,37 +1,97 @@
-"""Per-connection message rate limit (fixed window), counted in the process that holds the socket.
+"""Message rate limits of the event socket: per connection, and per person across processes.
 
-A connection lives in exactly one process, so its count needs no shared store: counting here
-costs no round trip to Redis per frame (it was one per message, a third of a relayed WebRTC
-signal's Redis traffic) and limits exactly as before.
+Per connection (RATE_LIMIT messages per RATE_WINDOW seconds): a connection lives in exactly
+one process, so it is counted there, exactly and without a round trip per frame (one Redis
+round trip per message was a third of a relayed WebRTC signal's Redis traffic).
+
+Per person (RATE_LIMIT_PERSON per window, over all their tabs on every web process): counted
+in Redis, so opening more tabs or reconnecting to another process does not reset it. Each
+process sends its counts in one pipeline every FLUSH_SECONDS, not per frame; a person over the
+limit is refused by every process from its next flush on (a flood gets at most one flush
+interval's worth past the limit).
 """
 
+import asyncio
+import logging
 import time
+from collections import Counter
 
+import redis.asyncio as aioredis
 from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.25
+
+
+def _window() -> float:
+    return settings.REALTIME["RATE_WINDOW"]
 
 
 class RateLimiter:
-    def __init__(self) -> None:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis = client
         # conn id → (when its window ends, messages in it); windows that ended are swept.
         self._windows: dict[str, tuple[float, int]] = {}
         self._next_sweep = 0.0
+        self._unsent: Counter[int] = Counter()  # person → messages not yet counted in Redis
+        self._blocked: dict[int, float] = {}  # person → until (monotonic)
+        self._flusher: asyncio.Task | None = None
 
-    async def hit(self, conn_id: str) -> float | None:
-        """Count one message; returns None if allowed, else seconds until the window reopens."""
+    async def hit(self, conn_id: str, person_id: int | None = None) -> float | None:
+        """Count one message; None if allowed, else seconds until it would be."""
         now = time.monotonic()
-        limit = settings.REALTIME["RATE_LIMIT"]
         ends, count = self._windows.get(conn_id, (0.0, 0))
         if now >= ends:
-            ends, count = now + settings.REALTIME["RATE_WINDOW"], 0
+            ends, count = now + _window(), 0
         count += 1
         self._windows[conn_id] = (ends, count)
         if now >= self._next_sweep:
             self._sweep(now)
-        if count > limit:
+        if count > settings.REALTIME["RATE_LIMIT"]:
             return round(max(ends - now, 0.001), 3)
+        if person_id is None:
+            return None
+        blocked_until = self._blocked.get(person_id, 0.0)
+        if blocked_until > now:
+            return round(blocked_until - now, 3)
+        self._unsent[person_id] += 1
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
         return None
 
     def _sweep(self, now: float) -> None:
         # Closed connections stop hitting; their ended windows go within a window's time.
         self._windows = {key: window for key, window in self._windows.items() if window[0] > now}
-        self._next_sweep = now + settings.REALTIME["RATE_WINDOW"]
+        self._blocked = {person: until for person, until in self._blocked.items() if until > now}
+        self._next_sweep = now + _window()
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(FLUSH_SECONDS)
+        counts, self._unsent = self._unsent, Counter()
+        try:
+            await self._count_in_redis(counts)
+        except (ConnectionError, OSError, aioredis.RedisError):
+            # Redis away: the per-connection limit still holds; these counts are dropped.
+            log.warning("could not count messages per person in Redis", exc_info=True)
+
+    async def _count_in_redis(self, counts: Counter) -> None:
+        window_ms = int(_window() * 1000)
+        people = list(counts)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for person in people:
+                key = f"{settings.REDIS_PREFIX}:rl:p:{person}"
+                pipe.set(key, 0, px=window_ms, nx=True)  # the window starts with its first message
+                pipe.incrby(key, counts[person])
+                pipe.pttl(key)
+            replies = await pipe.execute()
+        limit = settings.REALTIME["RATE_LIMIT_PERSON"]
+        now = time.monotonic()
+        for n, person in enumerate(people):
+            total, ttl_ms = int(replies[3 * n + 1]), int(replies[3 * n + 2])
+            if total > limit:
+                self._blocked[person] = now + max(ttl_ms, 1) / 1000
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()

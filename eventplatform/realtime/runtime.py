@@ -25,6 +25,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.presence.close()
+        await self.limiter.close()
         await self.hub.close()
         await self.redis.aclose()
 
@@ -42,7 +43,7 @@ def runtime() -> Runtime:
             settings.REDIS_URL, decode_responses=True, socket_timeout=None, max_connections=200, timeout=30
         )
         client = aioredis.Redis(connection_pool=pool)
-        current = Runtime(client, Hub(settings.REDIS_URL), Presence(client), RateLimiter())
+        current = Runtime(client, Hub(settings.REDIS_URL), Presence(client), RateLimiter(client))
         _runtimes[loop] = current
     return current
 

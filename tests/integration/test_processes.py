@@ -68,3 +68,30 @@ async def test_idle_socket_stays_connected_for_a_minute(people, daphne):
     assert "sessions" in (await client.wait_push("agenda.update"))["data"]
     assert (await client.request("ping"))["ok"] is True
     await client.close()
+
+
+async def test_one_person_on_two_processes_shares_one_message_budget(people, daphne):
+    limits = {"WS_RATE_LIMIT": "60", "WS_RATE_LIMIT_PERSON": "40", "WS_RATE_WINDOW": "10"}
+    port_a, _ = daphne(**limits)
+    port_b, _ = daphne(**limits)
+    secret = people["attendee"].ticket.secret
+    tab_a = await LiveSocket.open(port_a, "testcamp", secret)
+    tab_b = await LiveSocket.open(port_b, "testcamp", secret)
+    other = await LiveSocket.open(port_a, "testcamp", people["speaker"].ticket.secret)
+    # 25 messages per tab: each tab under its own limit (60), together over the person's (40).
+    for tab in (tab_a, tab_b):
+        assert all([(await tab.request("ping"))["ok"] for _ in range(25)])
+    # Each process learns the person's total when it next sends its counts (every 0.25 s while
+    # they write): a flood goes on a moment at most, then every tab is refused.
+    for tab in (tab_a, tab_b):
+        replies = []
+        for _ in range(10):
+            replies.append(await tab.request("ping"))
+            await asyncio.sleep(0.15)
+        refused = [r for r in replies if not r["ok"]]
+        assert len(refused) >= 5, replies
+        assert all(r["error"]["code"] == "rate_limited" and r["error"]["retry_after"] > 0 for r in refused)
+        assert not any(r["ok"] for r in replies[replies.index(refused[0]) :])  # refused from then on
+    assert (await other.request("ping"))["ok"]  # someone else is not affected
+    for socket in (tab_a, tab_b, other):
+        await socket.close()
