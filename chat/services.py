@@ -7,7 +7,7 @@ Services take the acting participant's id and roles (from the socket's Actor) an
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from chat.models import (
     Vote,
 )
 from eventplatform.models import Event, Participant, Room, Session
+from eventplatform.precompiled import Precompiled
 from eventplatform.realtime import bus, groups
 from eventplatform.realtime.envelope import GatewayError
 
@@ -388,28 +389,51 @@ def moderate_question(*, event_id: int, actor_id: int, roles, question_id: int, 
     return selectors.question_full(q)
 
 
+_votable = Precompiled(
+    lambda question_id, event_id: Question.objects.filter(pk=question_id, session__event_id=event_id).values_list(
+        "state", "session_id"
+    )
+)
+
+
+def _add_votes(question_id: int, delta: int) -> int:
+    """Move a question's counter and return the new count, in one statement where the database
+    can (UPDATE … RETURNING: PostgreSQL, SQLite 3.35+)."""
+    meta = Question._meta
+    table, column, key = meta.db_table, meta.get_field("votes").column, meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(
+                f'UPDATE "{table}" SET "{column}" = "{column}" + %s WHERE "{key}" = %s RETURNING "{column}"',
+                [delta, question_id],
+            )
+            return cursor.fetchone()[0]
+    Question.objects.filter(pk=question_id).update(votes=F("votes") + delta)
+    return Question.objects.values_list("votes", flat=True).get(pk=question_id)
+
+
 def vote(*, event_id: int, participant_id: int, question_id: int, up: bool) -> dict:
-    """One vote per person: the unique constraint refuses a second, the counter moves with F()."""
-    with transaction.atomic():
-        q = Question.objects.select_related("session__qa").filter(pk=question_id, session__event_id=event_id).first()
-        if q is None:
-            raise GatewayError("not_found", _("This question does not exist."))
-        if q.state != Question.State.VISIBLE:
-            raise GatewayError("not_votable", _("You can vote only on open, visible questions."))
-        if up:
-            try:
-                with transaction.atomic():
-                    Vote.objects.create(question_id=q.pk, participant_id=participant_id)
-            except IntegrityError:
-                raise GatewayError("already_voted", _("You already voted for this question.")) from None
-            Question.objects.filter(pk=q.pk).update(votes=F("votes") + 1)
-        else:
-            deleted, _rows = Vote.objects.filter(question_id=q.pk, participant_id=participant_id).delete()
-            if not deleted:
+    """One vote per person: the unique constraint refuses a second, the counter moves with it.
+
+    A storm of votes is the hot path of a stage's Q&A: three statements per vote (the question's
+    state, the vote, the counter with its new value), no savepoint (a second vote's failed
+    insert ends the transaction, which is rolled back anyway)."""
+    try:
+        with transaction.atomic():
+            found = _votable.rows(question_id, event_id)
+            if not found:
+                raise GatewayError("not_found", _("This question does not exist."))
+            state, session_id = found[0]
+            if state != Question.State.VISIBLE:
+                raise GatewayError("not_votable", _("You can vote only on open, visible questions."))
+            if up:
+                Vote.objects.create(question_id=question_id, participant_id=participant_id)
+            elif not Vote.objects.filter(question_id=question_id, participant_id=participant_id).delete()[0]:
                 raise GatewayError("not_voted", _("You have not voted for this question."))
-            Question.objects.filter(pk=q.pk).update(votes=F("votes") - 1)
-        votes = Question.objects.values_list("votes", flat=True).get(pk=q.pk)
-    return {"question_id": q.pk, "session_id": q.session_id, "votes": votes, "voted": up}
+            votes = _add_votes(question_id, 1 if up else -1)
+    except IntegrityError:
+        raise GatewayError("already_voted", _("You already voted for this question.")) from None
+    return {"question_id": question_id, "session_id": session_id, "votes": votes, "voted": up}
 
 
 def vote_counts(question_ids) -> dict[str, int]:

@@ -188,6 +188,12 @@ REALTIME = {
     # count is always exact; moderators page through everyone with `presence.list`). Every
     # socket gets these updates, so a long list costs every join (docs/benchmarks.md).
     "PRESENCE_LIST_LIMIT": env_int("WS_PRESENCE_LIST_LIMIT", 20),
+    # Pushes to a group with at least FANOUT_BATCH_FROM sockets in a process are written in
+    # batches of FANOUT_BATCH_MS: everything for a socket in one write. A stage of thousands
+    # pays the kernel per write, not per push (docs/benchmarks.md). Smaller groups (signalling,
+    # a breakout room) go out at once. 0 turns batching off.
+    "FANOUT_BATCH_MS": env_int("WS_FANOUT_BATCH_MS", 150),
+    "FANOUT_BATCH_FROM": env_int("WS_FANOUT_BATCH_FROM", 200),
     # A socket whose client stopped reading is closed once this many bytes wait unsent for it
     # (it reconnects and resumes from the database); the server's memory stays bounded.
     "MAX_BUFFERED_BYTES": env_int("WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024),
@@ -298,7 +304,7 @@ CHAT = {
     "SEND_WINDOW": env_int("CHAT_SEND_WINDOW", 10),
     # Reactions go out once per this many ms per stage; vote and poll counts at most this often.
     "REACTION_FLUSH_MS": env_int("CHAT_REACTION_FLUSH_MS", 1000),
-    "COUNT_FLUSH_MS": env_int("CHAT_COUNT_FLUSH_MS", 300),
+    "COUNT_FLUSH_MS": env_int("CHAT_COUNT_FLUSH_MS", 1000),
     # The chat stream sends a delta of at most this many changes, else a fresh page.
     "RESUME_MAX": env_int("CHAT_RESUME_MAX", 500),
     "PAGE_SIZE": env_int("CHAT_PAGE_SIZE", 50),

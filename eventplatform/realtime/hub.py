@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -23,6 +23,8 @@ from eventplatform.realtime.bus import channel_for, control_channel_for
 from eventplatform.realtime.wire import text_frame
 
 log = logging.getLogger(__name__)
+
+WRITES_PER_TURN = 400
 
 
 class Member(Protocol):
@@ -50,6 +52,13 @@ class Hub:
         self._started = asyncio.Event()
         self._start_lock = asyncio.Lock()
         self.delivered = 0  # counted for the benchmarks
+        # group → pushes waiting for the end of this loop turn / for the next large batch
+        self._batch_now: dict[str, list[str]] = {}
+        self._batch_later: dict[str, list[str]] = {}
+        self._now_timer: asyncio.Handle | None = None
+        self._writes: deque = deque()  # (member, bytes, batch, groups) waiting for _drain
+        self._draining = False
+        self._later_timer: asyncio.Handle | None = None
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -75,6 +84,10 @@ class Hub:
         return f"{settings.REDIS_PREFIX}:proc:{self.process_id}"
 
     async def close(self) -> None:
+        for timer in (self._now_timer, self._later_timer):
+            if timer is not None:
+                timer.cancel()
+        self._now_timer = self._later_timer = None
         if self._reader:
             self._reader.cancel()
             try:
@@ -169,29 +182,97 @@ class Hub:
         if not members:
             return
         if channel.startswith(f"{settings.REDIS_PREFIX}:g:"):
-            await self._fan_out(message["data"], tuple(members))
+            await self._fan_out(group, message["data"], tuple(members))
         else:
             control = json.loads(message["data"])
             for member in tuple(members):
                 # Controls may join groups, which waits for this very reader: run them aside.
                 self._spawn(member.on_control(control))
 
-    async def _fan_out(self, text: str, members: tuple) -> None:
-        # The frame is built once and written to every socket that has a direct line; the rest
-        # (not served by daphne) take the ordinary send.
-        frame = None
+    async def _fan_out(self, group: str, text: str, members: tuple) -> None:
+        # Sockets with a direct line (wire.py) get the push in the next batch; the rest (rooms'
+        # rosters, sockets not served by daphne) get it now, in order, the ordinary way.
+        queued = False
         for member in members:
+            if getattr(member, "wire", None) is not None:
+                queued = True
+                continue
             try:
-                if getattr(member, "wire", None) is not None:
-                    if frame is None:
-                        frame = text_frame(text)
-                    if member.write_frame(frame):
-                        self.delivered += 1
-                        continue
                 await member.deliver(text)
                 self.delivered += 1
             except Exception:  # a socket closing mid-send must not stop the others
                 log.debug("delivery to a closing socket failed", exc_info=True)
+        if queued:
+            self._queue(group, text, len(members))
+
+    def _queue(self, group: str, text: str, local_members: int) -> None:
+        # Small groups (a person's tabs, a breakout room: signalling must be quick) go out at the
+        # end of this turn of the loop; a large audience in batches of FANOUT_BATCH_MS, so the
+        # kernel sees one write per socket per batch, not one per push. A group with pushes
+        # already waiting keeps using that batch: its pushes stay in order.
+        cfg = settings.REALTIME
+        large = local_members >= cfg["FANOUT_BATCH_FROM"] and cfg["FANOUT_BATCH_MS"] > 0
+        if group in self._batch_later or (large and group not in self._batch_now):
+            self._batch_later.setdefault(group, []).append(text)
+            if self._later_timer is None:
+                self._later_timer = asyncio.get_running_loop().call_later(
+                    cfg["FANOUT_BATCH_MS"] / 1000, self._flush_later
+                )
+        else:
+            self._batch_now.setdefault(group, []).append(text)
+            if self._now_timer is None:
+                self._now_timer = asyncio.get_running_loop().call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        batch, self._batch_now, self._now_timer = self._batch_now, {}, None
+        self._flush(batch)
+
+    def _flush_later(self) -> None:
+        batch, self._batch_later, self._later_timer = self._batch_later, {}, None
+        self._flush(batch)
+
+    def _flush(self, batch: dict[str, list[str]]) -> None:
+        """Write every socket what the batch holds for it, in one write: each push's frame is
+        built once, and a socket in several groups gets their frames joined (in each group's
+        order), so the kernel sees one send per socket per batch, not one per push."""
+        blobs = {group: b"".join(text_frame(text) for text in texts) for group, texts in batch.items()}
+        wanted: dict = {}  # member → the groups with something for it
+        for group in batch:
+            for member in self.members.get(group, ()):
+                if getattr(member, "wire", None) is not None:
+                    wanted.setdefault(member, []).append(group)
+        joined: dict[tuple, bytes] = {}  # most sockets share their groups: join once per set
+        for member, groups in wanted.items():
+            key = tuple(groups)
+            data = joined.get(key)
+            if data is None:
+                data = joined[key] = blobs[groups[0]] if len(groups) == 1 else b"".join(blobs[g] for g in groups)
+            self._writes.append((member, data, batch, key))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        # A few hundred writes per turn of the loop, then the loop serves everything else (a
+        # chat message arriving, a reply) before the next few hundred: a stage of thousands
+        # does not stall the process for the whole fan-out. One queue: a socket's writes stay
+        # in the order they were flushed.
+        writes = self._writes
+        for _ in range(min(len(writes), WRITES_PER_TURN)):
+            member, data, batch, groups = writes.popleft()
+            try:
+                if member.write_frame(data):
+                    self.delivered += sum(len(batch[g]) for g in groups)
+                else:  # no longer open: the ordinary path decides what happens
+                    for g in groups:
+                        for text in batch[g]:
+                            self._spawn(member.deliver(text))
+            except Exception:  # a socket closing mid-send must not stop the others
+                log.debug("delivery to a closing socket failed", exc_info=True)
+        if writes:
+            asyncio.get_running_loop().call_soon(self._drain)
+        else:
+            self._draining = False
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)

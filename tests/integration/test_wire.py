@@ -33,8 +33,12 @@ def test_frame_headers_follow_the_three_length_forms():
     assert big[:2] == b"\x81\x7f" and big[2:10] == (70_000).to_bytes(8, "big") and len(big) == 10 + 70_000
 
 
-async def test_pushes_of_every_length_form_arrive_intact(people, daphne):
-    port, _ = daphne()
+@pytest.mark.parametrize("batching", [{}, {"WS_FANOUT_BATCH_FROM": "1", "WS_FANOUT_BATCH_MS": "100"}],
+                         ids=["small-group", "batched"])
+async def test_pushes_of_every_length_form_arrive_intact(people, daphne, batching):
+    # A group of one socket goes out at once; with batching for every group, the same pushes
+    # arrive joined in one write per socket, still each its own frame, in order.
+    port, _ = daphne(**batching)
     client = await LiveSocket.open(port, "testcamp", people["attendee"].ticket.secret)
     await client.request("hello")
     event_group = groups.event(people["attendee"].event_id)
