@@ -202,11 +202,11 @@ class CpuMeter:
 
 # --- client processes ------------------------------------------------------------------------
 
-def client_process(ports, tickets, offset, actions, ready, go, stop, results):
-    asyncio.run(_client(ports, tickets, offset, actions, ready, go, stop, results))
+def client_process(ports, tickets, offset, actions, ready, go, stop, results, await_hello):
+    asyncio.run(_client(ports, tickets, offset, actions, ready, go, stop, results, await_hello))
 
 
-async def _client(ports, tickets, offset, actions, ready, go, stop, results):
+async def _client(ports, tickets, offset, actions, ready, go, stop, results, await_hello):
     """Open the sockets, say hello, then read; from the shared start time on, send this
     process's share of the actions (socket index, seconds after start, frame).
 
@@ -215,18 +215,20 @@ async def _client(ports, tickets, offset, actions, ready, go, stop, results):
     itself, not the server."""
     from picows import WSListener, WSMsgType, ws_connect
 
-    stats = {"received": 0, "votes_pushes": 0, "reaction_pushes": 0, "errors": 0, "last": 0.0}
+    stats = {"received": 0, "votes_pushes": 0, "reaction_pushes": 0, "errors": 0, "last": 0.0, "hellos": 0}
     latencies: list[float] = []
     replies: list[float] = []  # chat.send: sent → the sender's reply (the command's own round trip)
     gate = asyncio.Semaphore(40)
 
     # Pushes are recognised by their first bytes and the send time is cut out of the text: a
     # json.loads per message would be most of the client's CPU at 25,000 messages a second.
-    chat_push = '{"type":"chat.message"'
+    chat_push = ('{"type":"chat.message"', '{"type": "chat.message"')  # ours; json.dumps' default (naive)
     stamp = MARKER + " "
 
     def on_text(text: str) -> None:
-        if text.startswith(chat_push):
+        if text.startswith('{"id":1,'):  # the snapshot: this person has joined
+            stats["hellos"] += 1
+        elif text.startswith(chat_push):
             if MARKER not in text:
                 return
             if '"sent":' in text:  # raw: the publisher's clock, last in the data
@@ -269,6 +271,12 @@ async def _client(ports, tickets, offset, actions, ready, go, stop, results):
         return transport
 
     sockets = await asyncio.gather(*(one(i, t) for i, t in enumerate(tickets)))
+    # The measured part starts when everyone has joined (their snapshot arrived), not while
+    # the join storm is still being served (the naive consumer does not answer hello).
+    opened = sum(ws is not None for ws in sockets)
+    deadline = time.monotonic() + 120
+    while await_hello and stats["hellos"] < opened and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     ready.put((sum(ws is not None for ws in sockets), sum(ws is None for ws in sockets)))
     start = go.get()
     for index, at, frame in actions:
@@ -392,7 +400,7 @@ def run_once(kind, scenario, env, setup, sockets, args, logdir) -> dict:
     clients = [
         ctx.Process(target=client_process,
                     args=(ports, tickets[c :: args.clients], c, sorted(per_client[c], key=lambda a: a[1]),
-                          ready, gos[c], stop, results))
+                          ready, gos[c], stop, results, kind != "naive"))
         for c in range(args.clients)
     ]
     meter = CpuMeter({
