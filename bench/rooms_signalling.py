@@ -45,9 +45,28 @@ async def main(args) -> int:
     target_shape = False
     try:
         t0 = time.perf_counter()
-        clients = await setup.open_many(servers.ports, tickets)
-        print(f"{len(clients)} clients in {rooms} rooms connected in {time.perf_counter() - t0:.1f} s")
-        await asyncio.sleep(1)  # the joins' presence pushes have settled
+        seated = asyncio.Event()
+        arrived: set[int] = set()
+
+        def on_assignment(pid):
+            def handler(data, at):
+                arrived.add(pid)
+                if len(arrived) == rooms * 2:
+                    seated.set()
+            return handler
+
+        opened = setup.open_many(servers.ports, tickets,
+                                 on_open=lambda c: c.handlers.__setitem__("rooms.assignment", on_assignment(c.pid)))
+        clients = await opened
+        # Each socket is told its room by its connect hook (a database read per join). Wait for
+        # all of them: a burst that overlapped the joins would measure the join storm, not the relay.
+        try:
+            await asyncio.wait_for(seated.wait(), 30)
+        except TimeoutError:
+            pass
+        print(f"{len(clients)} clients in {rooms} rooms connected in {time.perf_counter() - t0:.1f} s, "
+              f"{len(arrived)} told their room")
+        await asyncio.sleep(0.5)  # the joins' presence pushes have settled
         by_pid = {c.pid: c for c in clients}
         sent_at: dict[str, float] = {}
         offered: list[float] = []

@@ -84,7 +84,28 @@ class EventConsumer(AsyncWebsocketConsumer):
         await runtime().presence.update(self.actor.event_id, self.conn_id, self._profile())
 
     # --- lifecycle --------------------------------------------------------------------------
+    async def __call__(self, scope, receive, send) -> None:
+        # Channels' loop (await_many_dispatch) waits on the client and a channel layer with
+        # asyncio.wait and a new task per message. This socket has no channel layer (see
+        # channel_layer_alias), so it reads its one source directly: one await per frame
+        # instead of a new task, a wait set and their callbacks per frame.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
     async def dispatch(self, message) -> None:
+        if message["type"] == "websocket.receive":  # nearly every message: skip the name lookup
+            text = message.get("text")
+            if text is not None:
+                await self.receive(text_data=text)
+            else:
+                await self.receive(bytes_data=message.get("bytes"))
+            return
         # Channels (4.2+) first hops to the one sync thread to close stale database connections,
         # before every message: ~0.2 ms of CPU per frame, and every frame queues behind whatever
         # database work runs there. This consumer touches the database only through

@@ -23,6 +23,19 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.25
 
+# KEYS: one counter per person; ARGV: the window in ms, then each person's new messages. Each
+# key's window starts with its first message (SET NX PX); returns total and remaining ms each.
+COUNT_SCRIPT = """
+local window = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'PX', window, 'NX')
+  out[#out + 1] = redis.call('INCRBY', key, tonumber(ARGV[i + 1]))
+  out[#out + 1] = redis.call('PTTL', key)
+end
+return out
+"""
+
 
 def _window() -> float:
     return settings.REALTIME["RATE_WINDOW"]
@@ -37,6 +50,7 @@ class RateLimiter:
         self._unsent: Counter[int] = Counter()  # person → messages not yet counted in Redis
         self._blocked: dict[int, float] = {}  # person → until (monotonic)
         self._flusher: asyncio.Task | None = None
+        self._count_script = client.register_script(COUNT_SCRIPT)
 
     async def hit(self, conn_id: str, person_id: int | None = None) -> float | None:
         """Count one message; None if allowed, else seconds until it would be."""
@@ -76,19 +90,15 @@ class RateLimiter:
             log.warning("could not count messages per person in Redis", exc_info=True)
 
     async def _count_in_redis(self, counts: Counter) -> None:
-        window_ms = int(_window() * 1000)
         people = list(counts)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for person in people:
-                key = f"{settings.REDIS_PREFIX}:rl:p:{person}"
-                pipe.set(key, 0, px=window_ms, nx=True)  # the window starts with its first message
-                pipe.incrby(key, counts[person])
-                pipe.pttl(key)
-            replies = await pipe.execute()
+        keys = [f"{settings.REDIS_PREFIX}:rl:p:{person}" for person in people]
+        # One command for every person instead of three each: 400 people talking at once made
+        # the pipeline's 1,200 commands a visible share of the event loop's time.
+        replies = await self._count_script(keys=keys, args=[int(_window() * 1000), *counts.values()], client=self.redis)
         limit = settings.REALTIME["RATE_LIMIT_PERSON"]
         now = time.monotonic()
         for n, person in enumerate(people):
-            total, ttl_ms = int(replies[3 * n + 1]), int(replies[3 * n + 2])
+            total, ttl_ms = int(replies[2 * n]), int(replies[2 * n + 1])
             if total > limit:
                 self._blocked[person] = now + max(ttl_ms, 1) / 1000
 
