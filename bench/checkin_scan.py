@@ -41,7 +41,8 @@ def main() -> None:
     parser.add_argument("--health", type=int, default=0,
                         help="first send this many GET /api/health/ one after another and print daphne's CPU per request")
     parser.add_argument("--gc-freeze", action="store_true",
-                        help="experiment: daphne loads the application, then gc.freeze(), then serves")
+                        help="daphne loads the application, then gc.freeze(), then serves (how the freeze was first "
+                             "measured; eventplatform/asgi.py now freezes by itself)")
     args = parser.parse_args()
 
     with bench_database() as url:

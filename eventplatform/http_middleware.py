@@ -2,9 +2,9 @@
 
 Django's own middlewares are `MiddlewareMixin` classes: under ASGI each of their
 `process_request`/`process_response` calls (and CSRF's `process_view`) is sent to a thread with
-`sync_to_async(thread_sensitive=True)` — 16 hops between the event loop and a thread per
-request, 0.17–0.26 ms of CPU each on the 2-core machine, about half of what a scan costs
-daphne (docs/benchmarks.md, "Check-in"). What these methods do is cheap: read a cookie or a
+`sync_to_async(thread_sensitive=True)` — 15 of the 17 hops between the event loop and a
+thread that Django makes per request, 0.17–0.26 ms of CPU each on the 2-core machine
+(docs/benchmarks.md, "Check-in"). What these methods do is cheap: read a cookie or a
 header, set a header, put a lazy object on the request. So the subclasses below run them on the
 loop and go to a thread only where Django would touch the database or block:
 
