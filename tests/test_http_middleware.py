@@ -9,6 +9,7 @@ thread each middleware method ran: on the loop unless it needs the database.
 import re
 import threading
 from http.cookies import SimpleCookie
+from urllib.parse import urlencode
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -101,8 +102,6 @@ class Browser:
         return response
 
     async def post_form(self, path: str, fields: dict, headers: dict | None = None) -> dict:
-        from urllib.parse import urlencode
-
         return await self.request(
             "POST", path, urlencode(fields).encode(),
             {"content-type": "application/x-www-form-urlencoded", **(headers or {})},
