@@ -115,8 +115,48 @@ def daphne(env: dict, log_path: Path):
         yield servers[0][0]
 
 
+GC_PAUSE_MS = 5
+# Started instead of `-m daphne` with --gc-log: times every collection of the cyclic garbage
+# collector (it stops the whole process, event loop included) and prints the long ones.
+GC_PROBE = f"""
+import gc, runpy, sys, time
+started = {{}}
+def probe(phase, info):
+    if phase == "start":
+        started["t"] = time.perf_counter()
+    elif "t" in started:
+        ms = (time.perf_counter() - started.pop("t")) * 1000
+        if ms > {GC_PAUSE_MS}:
+            print(f"gc pause {{ms:.1f}} ms generation {{info['generation']}} collected {{info['collected']}}", flush=True)
+gc.callbacks.append(probe)
+if "--gc-freeze" in sys.argv:
+    # What `gc.freeze()` at the end of eventplatform/asgi.py would do: load the application
+    # first (daphne then imports the same module), and move everything alive into the permanent
+    # generation, so that full collections no longer walk Django's own objects.
+    sys.argv.remove("--gc-freeze")
+    import django, eventplatform.asgi
+    gc.freeze()
+    print(f"gc frozen: {{gc.get_freeze_count()}} objects", flush=True)
+if "--stock-middleware" in sys.argv:
+    # For a before/after figure: Django's own middleware classes, as before decision 0003.
+    sys.argv.remove("--stock-middleware")
+    import eventplatform.settings as project
+    stock = {{"SecurityMiddleware": "django.middleware.security", "SessionMiddleware": "django.contrib.sessions.middleware",
+             "LocaleMiddleware": "django.middleware.locale", "CommonMiddleware": "django.middleware.common",
+             "CsrfViewMiddleware": "django.middleware.csrf", "AuthenticationMiddleware": "django.contrib.auth.middleware",
+             "MessageMiddleware": "django.contrib.messages.middleware",
+             "XFrameOptionsMiddleware": "django.middleware.clickjacking"}}
+    ours = "eventplatform.http_middleware."
+    project.MIDDLEWARE = [stock[p[len(ours):]] + p[len(ours) - 1:] if p.startswith(ours) else p for p in project.MIDDLEWARE]
+    print("middleware:", project.MIDDLEWARE, flush=True)
+sys.argv = ["daphne", *sys.argv[1:]]
+runpy.run_module("daphne", run_name="__main__")
+"""
+
+
 @contextlib.contextmanager
-def daphne_servers(env: dict, log_paths: list[Path]):
+def daphne_servers(env: dict, log_paths: list[Path], gc_log: bool = False, gc_freeze: bool = False,
+                   stock_middleware: bool = False):
     """One daphne process per log path, each on its own free port (as the compose file's web
     replicas behind their proxy); yields [(port, pid)] once all of them answer."""
     started = []
@@ -124,8 +164,11 @@ def daphne_servers(env: dict, log_paths: list[Path]):
         for log_path in log_paths:
             port = free_port()
             log = open(log_path, "w")
+            launcher = ["-m", "daphne"]
+            if gc_log or gc_freeze or stock_middleware:
+                launcher = ["-c", GC_PROBE] + ["--gc-freeze"] * gc_freeze + ["--stock-middleware"] * stock_middleware
             process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
+                [sys.executable, *launcher, "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
                 env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
             )
             started.append((port, process, log_path))

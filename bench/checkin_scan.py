@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from checkin_common import (
-    bench_database, configure, cpu_seconds, daphne_servers, make_event, percentile, postgres_cpu_seconds,
+    GC_PAUSE_MS, bench_database, configure, cpu_seconds, daphne_servers, make_event, percentile, postgres_cpu_seconds,
 )
 
 
@@ -34,6 +34,15 @@ def main() -> None:
     parser.add_argument("--desks", type=int, default=4)
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--servers", type=int, default=1, help="daphne processes; desks connect round-robin")
+    parser.add_argument("--gc-log", action="store_true",
+                        help=f"daphne logs each garbage collection longer than {GC_PAUSE_MS} ms (with its generation)")
+    parser.add_argument("--stock-middleware", action="store_true",
+                        help="daphne with Django's own middleware classes (before decision 0003)")
+    parser.add_argument("--health", type=int, default=0,
+                        help="first send this many GET /api/health/ one after another and print daphne's CPU per request")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="daphne loads the application, then gc.freeze(), then serves (how the freeze was first "
+                             "measured; eventplatform/asgi.py now freezes by itself)")
     args = parser.parse_args()
 
     with bench_database() as url:
@@ -56,9 +65,25 @@ def main() -> None:
                 used.append(code)
                 plan.append(code)
         logs = [Path(tempfile.gettempdir()) / f"bench-checkin-{uuid.uuid4().hex}-{n}.log" for n in range(args.servers)]
-        with daphne_servers(env, logs) as servers:
+        with daphne_servers(env, logs, gc_log=args.gc_log, gc_freeze=args.gc_freeze,
+                            stock_middleware=args.stock_middleware) as servers:
+            if args.health:
+                port, pid = servers[0]
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                for _ in range(50):  # warm up
+                    conn.request("GET", "/api/health/")
+                    conn.getresponse().read()
+                before, wall = cpu_seconds(pid), time.perf_counter()
+                for _ in range(args.health):
+                    conn.request("GET", "/api/health/")
+                    conn.getresponse().read()
+                print(f"GET /api/health/ x{args.health}, one after another: daphne CPU "
+                      f"{(cpu_seconds(pid) - before) / args.health * 1000:.2f} ms per request, "
+                      f"wall {(time.perf_counter() - wall) / args.health * 1000:.2f} ms")
+                conn.close()
             latencies: list[float] = []
             late: list[float] = []
+            by_second: dict[int, list[float]] = {}  # second of the run in which a scan was due → latencies
             results: Counter = Counter()
             lock = threading.Lock()
             start = time.perf_counter() + 1.0
@@ -86,6 +111,7 @@ def main() -> None:
                     done = time.perf_counter()
                     with lock:
                         latencies.append((done - sent) * 1000)
+                        by_second.setdefault(int(due - start), []).append((done - due) * 1000)
                         late.append(max(0.0, sent - due) * 1000)
                         results[outcome] += 1
 
@@ -116,6 +142,20 @@ def main() -> None:
               f"p99 {percentile(latencies, 99):.1f}  max {max(latencies):.1f}")
         print(f"send lateness ms (client side): p99 {percentile(late, 99):.1f}")
         print("answers:", dict(results))
+        # Per second of the run, from the time each scan was due (so a scan that left late
+        # because its desk was still waiting counts its wait): where the tail comes from.
+        seconds = sorted(by_second)
+        print("p99 per second ms (from due time):",
+              " ".join(f"{percentile(by_second[s], 99):.0f}" for s in seconds))
+        slow = [s for s in seconds if percentile(by_second[s], 99) > 50]
+        print(f"seconds with p99 > 50 ms: {len(slow)} of {len(seconds)}"
+              + (": " + ", ".join(f"{s} s ({percentile(by_second[s], 99):.0f} ms, max {max(by_second[s]):.0f})"
+                                   for s in slow) if slow else ""))
+        for n, log in enumerate(logs):
+            pauses = [line for line in log.read_text().splitlines() if line.startswith("gc pause")]
+            if pauses:
+                print(f"daphne {n}: {len(pauses)} collector pauses over {GC_PAUSE_MS} ms; longest:",
+                      ", ".join(sorted(pauses, key=lambda line: -float(line.split()[2]))[:5]))
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -27,3 +28,10 @@ application = ProtocolTypeRouter(
         "websocket": wire.capture(AllowedHostsOriginValidator(SessionMiddlewareStack(URLRouter(websocket_routes)))),
     }
 )
+
+# Everything the server needs is loaded now. Full collections of the cyclic garbage collector
+# stop the event loop while they walk every container object, most of them Django's, Channels'
+# and our modules' own, which live as long as the process: 100–170 ms per pass on the 2-core
+# machine, the check-in scan bench's stalls (docs/benchmarks.md). Frozen objects are left out
+# of collections, so a pass only walks what requests created since.
+gc.freeze()

@@ -83,16 +83,18 @@ INSTALLED_APPS = [
     "barcamp",
 ]
 
+# Django's middlewares as subclasses that run on daphne's event loop instead of hopping to a
+# thread for each method (eventplatform/http_middleware.py, docs/decisions/0003).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "eventplatform.http_middleware.SecurityMiddleware",
     "eventplatform.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "eventplatform.http_middleware.SessionMiddleware",
+    "eventplatform.http_middleware.LocaleMiddleware",
+    "eventplatform.http_middleware.CommonMiddleware",
+    "eventplatform.http_middleware.CsrfViewMiddleware",
+    "eventplatform.http_middleware.AuthenticationMiddleware",
+    "eventplatform.http_middleware.MessageMiddleware",
+    "eventplatform.http_middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "eventplatform.urls"
