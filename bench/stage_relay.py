@@ -1,6 +1,7 @@
 """Stage relay benchmark: one WHIP publisher, N WHEP viewers, through real daphne + `manage.py relay`.
 
     REDIS_URL=redis://127.0.0.1:6379/0 uv run python bench/stage_relay.py --viewers 50 --seconds 20
+    REDIS_URL=… uv run python bench/stage_relay.py --viewers 150 --relays 2 --max-per-relay 100
 
 The publisher sends a pre-encoded 640×360 VP8 loop at 30 fps (~1.5 Mbit/s, keyframe every
 second like OBS set to a 1-s interval), so the bench's own process does not encode. Viewers count
@@ -12,6 +13,10 @@ It prints frames/s per viewer, delay p50/p99, the relay process's CPU and memory
 the same run's cost of encoding one 640×360 frame with aiortc's VP8 encoder: what one encode per
 viewer would cost, against what forwarding costs. Everything stays on 127.0.0.1 and stops by
 itself (bounded by --seconds plus ramp-up).
+
+With --relays N it starts N relay processes, each capped at --max-per-relay viewers: the web
+process routes each viewer to a process with room, and the processes other than the stage's
+ingest pull the stage from it (a relay tree). Viewers refused for capacity (503) are counted.
 """
 
 import argparse
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from fractions import Fraction
 from pathlib import Path
@@ -132,7 +138,7 @@ async def run(args) -> None:
     env.update(
         DJANGO_SETTINGS_MODULE="eventplatform.settings", DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
         REDIS_PREFIX=f"bench{os.getpid()}", DEBUG="1", PYTHONUNBUFFERED="1", STREAMS_ICE_SERVERS="[]",
-        STREAMS_RELAY_MAX_VIEWERS=str(args.viewers + 10), LOG_LEVEL="WARNING",
+        STREAMS_RELAY_MAX_VIEWERS=str(args.max_per_relay or args.viewers + 10), LOG_LEVEL="WARNING",
     )
     ids = await asyncio.to_thread(setup_database, env)
 
@@ -146,7 +152,8 @@ async def run(args) -> None:
     port = 18000 + os.getpid() % 1000
     daphne = start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"],
                    env, open(work / "daphne.log", "w"))
-    relay = start([sys.executable, "manage.py", "relay"], env, open(work / "relay.log", "w"))
+    relays = [start([sys.executable, "manage.py", "relay"], env, open(work / f"relay-{i}.log", "w"))
+              for i in range(args.relays)]
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -154,6 +161,22 @@ async def run(args) -> None:
             break
         except OSError:
             await asyncio.sleep(0.2)
+    import redis as redis_sync
+
+    registry = redis_sync.Redis.from_url(env["REDIS_URL"])
+    procs_key = f"{env['REDIS_PREFIX']}:relay:processes"
+
+    def registered() -> list[dict]:
+        import json
+
+        ids = [i.decode() for i in registry.smembers(procs_key)]
+        values = registry.mget([f"{env['REDIS_PREFIX']}:relay:process:{i}" for i in ids]) if ids else []
+        return [json.loads(v) for v in values if v]
+
+    for _ in range(150):  # every relay process ready before the publisher picks one
+        if len(registered()) >= args.relays:
+            break
+        await asyncio.sleep(0.2)
     config = RTCConfiguration(iceServers=[])
     sent: dict[int, list[float]] = {}
 
@@ -197,13 +220,20 @@ async def run(args) -> None:
             self.sizes: set = set()
 
     measuring = {"on": False}
+    refused = {"count": 0, "statuses": set()}
 
-    async def viewer(decode: bool) -> Stats:
+    async def viewer(decode: bool) -> Stats | None:
         stats = Stats()
         pc = RTCPeerConnection(config)
         pc.addTransceiver("video", direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await asyncio.to_thread(post, f"{base}/api/streams/{ids['room']}/whep", pc.localDescription.sdp, ids["ticket"])
+        try:
+            answer = await asyncio.to_thread(post, f"{base}/api/streams/{ids['room']}/whep", pc.localDescription.sdp, ids["ticket"])
+        except urllib.error.HTTPError as error:  # over capacity everywhere: 503 + the fallback
+            refused["count"] += 1
+            refused["statuses"].add(error.code)
+            await pc.close()
+            return None
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         track = pc.getTransceivers()[0].receiver.track
         if not decode:
@@ -234,22 +264,27 @@ async def run(args) -> None:
         return stats
 
     await asyncio.sleep(1)
-    relay_rss0 = rss_mb(relay.pid)  # with the publisher, before any viewer
+    relay_rss0 = sum(rss_mb(r.pid) for r in relays)  # with the publisher, before any viewer
     print(f"joining {args.viewers} counting viewers + 2 decoding viewers …", flush=True)
     viewers = []
     for batch in range(0, args.viewers, 10):
         viewers += await asyncio.gather(*(viewer(False) for _ in range(min(10, args.viewers - batch))))
     deciders = [await viewer(True), await viewer(True)]
+    viewers = [v for v in viewers if v is not None]
+    deciders = [d for d in deciders if d is not None]
     await asyncio.sleep(3)  # everyone past their first keyframe
 
-    relay_cpu0, bench_cpu0, t0 = cpu_seconds(relay.pid), time.process_time(), time.monotonic()
+    relay_cpu0 = [cpu_seconds(r.pid) for r in relays]
+    bench_cpu0, t0 = time.process_time(), time.monotonic()
     measuring["on"] = True
     await asyncio.sleep(args.seconds)
     measuring["on"] = False
     elapsed = time.monotonic() - t0
-    relay_cpu = cpu_seconds(relay.pid) - relay_cpu0
+    relay_cpus = [cpu_seconds(r.pid) - c0 for r, c0 in zip(relays, relay_cpu0)]
+    relay_cpu = sum(relay_cpus)
     bench_cpu = time.process_time() - bench_cpu0
-    relay_rss = rss_mb(relay.pid)
+    relay_rss = sum(rss_mb(r.pid) for r in relays)
+    spread = sorted((p["viewers"], p["cap"], bool(p["ingest"])) for p in registered())
 
     fps = [v.frames / elapsed for v in viewers]
     delays = sorted(d for v in viewers for d in v.delays)
@@ -264,15 +299,19 @@ async def run(args) -> None:
     print(f"machine: {os.cpu_count()} cores, shared with other work (load average {load[0]:.1f}); "
           f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"stream: {WIDTH}x{HEIGHT} VP8, {FPS} fps, loop bitrate {loop_bitrate / 1e6:.2f} Mbit/s, keyframe every {FPS} frames")
-    print(f"viewers: {args.viewers} counting + 2 decoding, measured {elapsed:.1f} s")
+    print(f"viewers: {len(viewers)} counting + {len(deciders)} decoding served, {refused['count']} refused "
+          f"(HTTP {sorted(refused['statuses']) or '-'}), measured {elapsed:.1f} s")
+    print(f"relay processes: {args.relays}, cap {args.max_per_relay or args.viewers + 10} each; "
+          f"viewers per process (viewers, cap, ingest): {spread}")
     print(f"frames/s per viewer: mean {statistics.mean(fps):.1f}, min {min(fps):.1f}, max {max(fps):.1f} (target {FPS})")
     print(f"keyframes per viewer in window: mean {statistics.mean(v.keyframes for v in viewers):.1f}")
     if delays:
         q = statistics.quantiles(delays, n=100)
         print(f"delay publisher→viewer: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms ({len(delays)} frames)")
     print(f"decoding viewers: {[round(d.frames / elapsed, 1) for d in deciders]} frames/s, picture sizes {set().union(*(d.sizes for d in deciders))}")
-    print(f"relay process: {relay_cpu / elapsed * 100:.0f} % of one core, RSS {relay_rss:.0f} MB "
-          f"({(relay_rss - relay_rss0) / (args.viewers + 2):.2f} MB per viewer above the idle relay)")
+    print(f"relay processes: {relay_cpu / elapsed * 100:.0f} % of one core in all "
+          f"({', '.join(f'{c / elapsed * 100:.0f} %' for c in relay_cpus)}), RSS {relay_rss:.0f} MB "
+          f"({(relay_rss - relay_rss0) / max(len(viewers) + len(deciders), 1):.2f} MB per viewer above the idle relays)")
     print(f"forwarding: {forward_cost * 1e6:.0f} µs CPU per frame per viewer = {per_viewer_cpu * 100:.2f} % of a core per viewer at {FPS} fps")
     print(f"encode per viewer (aiortc VP8, same run): {encode_cost * 1000:.1f} ms per frame = {encode_per_viewer_cpu * 100:.0f} % of a core per viewer")
     print(f"viewers per core at full rate: forwarding ≈ {1 / per_viewer_cpu:.0f}, encode-per-viewer ≈ {1 / encode_per_viewer_cpu:.1f} "
@@ -283,7 +322,7 @@ async def run(args) -> None:
         v.task.cancel()
         await v.pc.close()
     await publisher.close()
-    for process in (relay, daphne):
+    for process in (*relays, daphne):
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -297,6 +336,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--bitrate", type=int, default=1_500_000)
     parser.add_argument("--loop", type=int, default=90, help="frames in the pre-encoded loop")
+    parser.add_argument("--relays", type=int, default=1, help="relay processes (more than one: a relay tree)")
+    parser.add_argument("--max-per-relay", type=int, default=0,
+                        help="viewer cap per relay process (default: all viewers fit in one)")
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
         sys.exit("set REDIS_URL (e.g. redis://127.0.0.1:6379/0)")

@@ -153,10 +153,13 @@ class Fanout:
         self.routes: list[Route] = []
 
     def add(self, sender, payload_type: int) -> Route:
-        route = Route(SenderPort(sender, payload_type), self.kind)
-        track = IdleTrack(self.kind)
-        route.track = track
-        route.port.take_over(track, self.request_keyframe, route.retransmit)
+        """From now on this fan-out writes `sender`'s media (its negotiated `payload_type`)."""
+        return self.add_port(SenderPort(sender, payload_type))
+
+    def add_port(self, port: SenderPort) -> Route:
+        route = Route(port, self.kind)
+        route.track = IdleTrack(self.kind)
+        port.take_over(route.track, self.request_keyframe, route.retransmit)
         self.routes.append(route)
         return route
 
