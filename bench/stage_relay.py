@@ -5,8 +5,8 @@
 
 The publisher sends a pre-encoded 640×360 VP8 loop at 30 fps (~1.5 Mbit/s, keyframe every
 second like OBS set to a 1-s interval), so the bench's own process does not encode. Viewers count
-frames and keyframes without decoding (streams/passthrough.py); two more viewers decode and check
-the picture size. Each frame is recognised by its bytes, so the delay from the publisher handing a
+complete frames and keyframes at the RTP level without decoding; two more viewers decode and
+check the picture size. Each frame is recognised by its bytes, so the delay from the publisher handing a
 frame to aiortc until a viewer has it reassembled is measured per frame (same clock, one machine).
 
 It prints frames/s per viewer, delay p50/p99, the relay process's CPU and memory per viewer, and
@@ -21,7 +21,7 @@ ingest pull the stage from it (a relay tree). Viewers refused for capacity (503)
 
 import argparse
 import asyncio
-import hashlib
+import collections
 import os
 import statistics
 import subprocess
@@ -146,7 +146,9 @@ async def run(args) -> None:
     frames = raw_frames(args.loop)
     encoded = encode_loop(frames, args.bitrate)[: args.loop]
     encode_cost = encode_cost_per_frame(frames[:60])
-    by_hash = {hashlib.blake2b(p, digest_size=8).digest(): i for i, p in enumerate(encoded)}
+    by_tail = {p[-16:]: i for i, p in enumerate(encoded)}
+    assert len(by_tail) == len(encoded), "the loop's frames must end differently"
+    keyframes = [passthrough.is_keyframe("video/VP8", p) for p in encoded]
     loop_bitrate = sum(map(len, encoded)) * 8 * FPS / len(encoded)
 
     port = 18000 + os.getpid() % 1000
@@ -178,7 +180,7 @@ async def run(args) -> None:
             break
         await asyncio.sleep(0.2)
     config = RTCConfiguration(iceServers=[])
-    sent: dict[int, list[float]] = {}
+    sent: dict[int, collections.deque] = {}  # loop index → when the publisher last sent it
 
     class LoopTrack(MediaStreamTrack):
         kind = "video"
@@ -197,7 +199,7 @@ async def run(args) -> None:
             packet = av.Packet(encoded[index])
             packet.pts, packet.time_base = self.n * (90000 // FPS), Fraction(1, 90000)
             self.n += 1
-            sent.setdefault(index, []).append(time.monotonic())
+            sent.setdefault(index, collections.deque(maxlen=3)).append(time.monotonic())
             return packet
 
     def post(url, sdp, token):
@@ -211,11 +213,10 @@ async def run(args) -> None:
     await publisher.setLocalDescription(await publisher.createOffer())
     answer = await asyncio.to_thread(post, f"{base}/api/streams/{ids['room']}/whip", publisher.localDescription.sdp, ids["key"])
     await publisher.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    passthrough.install()
 
     class Stats:
         def __init__(self):
-            self.frames = self.keyframes = 0
+            self.frames = self.keyframes = self.incomplete = 0
             self.delays: list[float] = []
             self.sizes: set = set()
 
@@ -235,9 +236,41 @@ async def run(args) -> None:
             await pc.close()
             return None
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        track = pc.getTransceivers()[0].receiver.track
+        receiver = pc.getTransceivers()[0].receiver
+        track = receiver.track
         if not decode:
-            passthrough.mark(track)
+            # A counting viewer is a full WebRTC peer (ICE, DTLS, SRTP decryption, RTP parsing)
+            # but takes each frame at its last packet (marker bit) instead of aiortc's jitter
+            # buffer: one bench process can then play 150+ viewers without becoming the limit.
+            # A frame counts only if none of its packets is missing; it is recognised by its
+            # last bytes, which the relay's packetiser leaves intact.
+            last = {"seq": None, "gap": False}
+
+            async def count(packet, arrival_time_ms):
+                seq = packet.sequence_number
+                if last["seq"] is not None and seq != (last["seq"] + 1) & 0xFFFF:
+                    last["gap"] = True
+                last["seq"] = seq
+                if not packet.marker:
+                    return
+                gap, last["gap"] = last["gap"], False
+                if not measuring["on"]:
+                    return
+                if gap:
+                    stats.incomplete += 1
+                    return
+                now = time.monotonic()
+                stats.frames += 1
+                index = by_tail.get(packet.payload[-16:])
+                if index is not None:
+                    stats.keyframes += keyframes[index]
+                    earlier = [t for t in sent.get(index, ()) if t <= now]
+                    if earlier:
+                        stats.delays.append(now - earlier[-1])
+
+            receiver._handle_rtp_packet = count
+            stats.pc = pc
+            return stats
 
         async def read():
             try:
@@ -247,15 +280,7 @@ async def run(args) -> None:
                     if not measuring["on"]:
                         continue
                     stats.frames += 1
-                    if decode:
-                        stats.sizes.add((item.width, item.height))
-                        continue
-                    stats.keyframes += item.is_keyframe
-                    index = by_hash.get(hashlib.blake2b(bytes(item), digest_size=8).digest())
-                    if index is not None:
-                        earlier = [t for t in sent.get(index, []) if t <= now]
-                        if earlier:
-                            stats.delays.append(now - earlier[-1])
+                    stats.sizes.add((item.width, item.height))
             except MediaStreamError:
                 pass
 
@@ -304,7 +329,8 @@ async def run(args) -> None:
     print(f"relay processes: {args.relays}, cap {args.max_per_relay or args.viewers + 10} each; "
           f"viewers per process (viewers, cap, ingest): {spread}")
     print(f"frames/s per viewer: mean {statistics.mean(fps):.1f}, min {min(fps):.1f}, max {max(fps):.1f} (target {FPS})")
-    print(f"keyframes per viewer in window: mean {statistics.mean(v.keyframes for v in viewers):.1f}")
+    print(f"keyframes per viewer in window: mean {statistics.mean(v.keyframes for v in viewers):.1f}; "
+          f"incomplete frames (a packet missing): {sum(v.incomplete for v in viewers)}")
     if delays:
         q = statistics.quantiles(delays, n=100)
         print(f"delay publisher→viewer: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms ({len(delays)} frames)")
@@ -319,7 +345,8 @@ async def run(args) -> None:
     print(f"bench client process: {bench_cpu / elapsed * 100:.0f} % of one core (its viewers share the machine too)")
 
     for v in viewers + deciders:
-        v.task.cancel()
+        if getattr(v, "task", None):
+            v.task.cancel()
         await v.pc.close()
     await publisher.close()
     for process in (*relays, daphne):

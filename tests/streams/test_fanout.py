@@ -37,6 +37,15 @@ class PortSpy:
     async def send(self, data: bytes) -> None:
         self.sent_bytes.append(data)
 
+    def wire(self):
+        return self, self, ("127.0.0.1", 9)  # plays the SRTP session and the UDP socket too
+
+    def protect(self, data: bytes) -> bytes:
+        return data
+
+    def sendto(self, data: bytes, address) -> None:
+        self.sent_bytes.append(data)
+
     def backlog(self) -> int:
         return self.pending
 
@@ -50,6 +59,10 @@ class PortSpy:
 
     def packets(self) -> list[RtpPacket]:
         return [RtpPacket.parse(b, self.ext_map) for b in self.sent_bytes]
+
+
+def _vp8_keyframe() -> av.Packet:
+    return frame(100, 0, keyframe=True)
 
 
 def frame(size: int, index: int, keyframe: bool) -> av.Packet:
@@ -196,15 +209,42 @@ async def test_the_aiortc_internals_the_fanout_uses_are_there():
         assert isinstance(ext_map, HeaderExtensionsMap) and isinstance(layout[2], tuple)
         assert isinstance(port.ssrc, int) and port.rtx[0] is not None and isinstance(port.rtx[1], int)
         assert port.backlog() == 0  # found the socket (else the AttributeError fallback hides it)
+        srtp, udp, address = port.wire()
+        assert callable(srtp.protect) and callable(udp.sendto) and isinstance(address, tuple)
+        # What the plain send loop writes is what the viewer decrypts and takes as its stream.
+        arrived = []
+
+        async def record(packet, arrival_time_ms):
+            arrived.append(packet)
+
+        viewer.getTransceivers()[0].receiver._handle_rtp_packet = record
+        await fanout.forward(_vp8_keyframe(), keyframe=True)
+        for _ in range(100):
+            if arrived:
+                break
+            await asyncio.sleep(0.02)
+        assert [(p.ssrc, p.sequence_number) for p in arrived] == [(port.ssrc, (route.sequence - 1) % 65536)]
         assert port.sender.transport.transport._connection._nominated.get(1) is not None
+        async def outbound():
+            stats = await transceiver.sender.getStats()
+            found = [s for s in stats.values() if s.type == "outbound-rtp"][0]
+            return found.packetsSent, found.bytesSent
+
+        before = await outbound()
+        assert before[0] == 1  # the forwarded keyframe above, counted for the sender reports
         port.sent(3, 300, 1234)
-        stats = await transceiver.sender.getStats()
-        outbound = [s for s in stats.values() if s.type == "outbound-rtp"][0]
-        assert (outbound.packetsSent, outbound.bytesSent) == (3, 300)
+        after = await outbound()
+        assert (after[0] - before[0], after[1] - before[1]) == (3, 300)
         assert transceiver.sender._RTCRtpSender__rtp_timestamp == 1234
         assert transceiver.sender._send_keyframe == fanout.request_keyframe
         assert transceiver.sender._retransmit == route.retransmit
-        await port.send(RtpPacket(payload_type=vp8.payloadType, ssrc=port.ssrc).serialize())
+        # A NACK is answered through the sender's own path, as RTX on its retransmission SSRC.
+        await route.retransmit((route.sequence - 1) % 65536)
+        for _ in range(100):
+            if len(arrived) > 1:
+                break
+            await asyncio.sleep(0.02)
+        assert arrived[-1].ssrc == port.rtx[1] and arrived[-1].payload_type == port.rtx[0]
     finally:
         await relay.close()
         await viewer.close()
