@@ -130,6 +130,7 @@ class Relay:
         self.resources: dict[str, StageFeed] = {}  # viewer resource → feed
         self.on_change = None  # called with a feed when it starts, ends, or its viewers change
         self._pulling: dict[int, asyncio.Future] = {}
+        self.joining = 0  # viewers between the cap check and their place in a feed
         passthrough.install()
 
     def new_resource(self) -> str:
@@ -268,8 +269,18 @@ class Relay:
     async def play(self, *, room_id: int, participant_id: int, sdp: str, edge: bool = False,
                    ask_ingest=None, event_id: int = 0) -> tuple[str, str]:
         """A WHEP viewer; `edge` for another relay process (not capped); `ask_ingest` to pull the stage."""
-        if not edge and self.viewer_count() >= self.max_viewers:
+        if edge:
+            return await self._play(room_id, participant_id, sdp, edge, ask_ingest, event_id)
+        # Viewers still negotiating hold their place: a burst of joins must not overshoot the cap.
+        if self.viewer_count() + self.joining >= self.max_viewers:
             raise RelayRefusal("over_capacity")
+        self.joining += 1
+        try:
+            return await self._play(room_id, participant_id, sdp, edge, ask_ingest, event_id)
+        finally:
+            self.joining -= 1
+
+    async def _play(self, room_id, participant_id, sdp, edge, ask_ingest, event_id) -> tuple[str, str]:
         feed = self.feeds.get(room_id)
         if feed is None and ask_ingest is not None:
             feed = await self.pull_feed(room_id, event_id, ask_ingest)

@@ -104,3 +104,32 @@ async def test_one_packetisation_feeds_two_decoding_viewers():
                 watcher.task.cancel()
             await watcher.pc.close()
         await relay.close()
+
+
+async def test_a_burst_of_viewers_does_not_overshoot_the_cap():
+    from streams.relay import RelayRefusal
+
+    relay = Relay(max_viewers=2)
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    feed = StageFeed(room_id=1, event_id=1, resource="r", key_id=1, pc=RTCPeerConnection(NO_ICE_SERVERS),
+                     codecs={"video": vp8})
+    feed.fanouts["video"] = Fanout("video", vp8, feed.request_keyframe)
+    relay.feeds[1] = feed
+    watchers = [Watcher() for _ in range(5)]
+    try:
+        offers = [await w.offer() for w in watchers]
+        # All five ask at once: each negotiation awaits, so all would pass a check of the count alone.
+        answers = await asyncio.gather(*(relay.play(room_id=1, participant_id=1, sdp=o) for o in offers),
+                                       return_exceptions=True)
+        refused = [a for a in answers if isinstance(a, RelayRefusal)]
+        assert len(refused) == 3 and {r.code for r in refused} == {"over_capacity"}
+        assert relay.viewer_count() == 2 and relay.joining == 0
+        # An edge link (another relay process) is not a person and is not capped.
+        edge = Watcher()
+        await relay.play(room_id=1, participant_id=0, sdp=await edge.offer(), edge=True)
+        assert relay.viewer_count() == 2 and len(feed.viewers) == 3
+        watchers.append(edge)
+    finally:
+        for watcher in watchers:
+            await watcher.pc.close()
+        await relay.close()

@@ -86,7 +86,7 @@ class RelayWorker:
         feeds = self.relay.feeds.values()
         return {
             "id": self.name,
-            "viewers": self.relay.viewer_count(),
+            "viewers": self.relay.viewer_count() + self.relay.joining,
             "cap": self.relay.max_viewers,
             "stages": {str(f.room_id): f.people() for f in feeds},
             "ingest": [f.room_id for f in feeds if not f.edge],
