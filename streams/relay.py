@@ -322,7 +322,13 @@ class Relay:
             (feed.fanouts[t.kind], feed.fanouts[t.kind].add(t.sender, codec.payloadType))
             for t, codec in chosen_codecs
         ]
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setLocalDescription(await pc.createAnswer())
+        except BaseException:
+            for fanout, route in routes:
+                fanout.remove(route)
+            await pc.close()
+            raise
         viewer = Viewer(resource=self.new_resource(), participant_id=participant_id, pc=pc, routes=routes,
                         edge=edge)
         feed.viewers[viewer.resource] = viewer
@@ -331,7 +337,8 @@ class Relay:
 
         @pc.on("connectionstatechange")
         async def on_state():
-            if pc.connectionState in ("failed", "closed"):
+            # Not when its DELETE (or the feed's end) already removed it and closed the connection.
+            if pc.connectionState in ("failed", "closed") and viewer.resource in self.resources:
                 await self.stop_viewer(viewer.resource)
 
         self._changed(feed)
