@@ -66,9 +66,10 @@ def _refusal(result: dict, **extra) -> JsonResponse:
     return _problem(status, result["code"], message(), **extra)
 
 
-async def _ask(op: str, **params) -> dict | JsonResponse:
+async def _ask(request, **params) -> dict | JsonResponse:
+    """`request` is one of relay_link's calls: it picks the relay process that must answer."""
     try:
-        return await relay_link.call(op, **params)
+        return await request(**params)
     except relay_link.RelayUnavailable:
         return _problem(503, "relay_unavailable", _("The stage relay is not running."))
 
@@ -88,7 +89,7 @@ async def whip(request: HttpRequest, room_id: int) -> HttpResponse:
     sdp, error = _read_offer(request)
     if error:
         return error
-    result = await _ask("whip", room_id=room_id, event_id=room.event_id, key_id=key.pk, sdp=sdp)
+    result = await _ask(relay_link.publish, room_id=room_id, event_id=room.event_id, key_id=key.pk, sdp=sdp)
     if isinstance(result, JsonResponse):
         return result
     if not result["ok"]:
@@ -107,7 +108,7 @@ async def whip_resource(request: HttpRequest, room_id: int, resource: str) -> Ht
     key = await sync_to_async(selectors.valid_key)(room_id, _bearer(request))
     if key is None:
         return _problem(401, "key_invalid", _("A valid stream key is needed (Authorization: Bearer …)."))
-    result = await _ask("whip_delete", room_id=room_id, resource=resource, key_id=key.pk)
+    result = await _ask(relay_link.unpublish, room_id=room_id, resource=resource, key_id=key.pk)
     if isinstance(result, JsonResponse):
         return result
     return HttpResponse(status=200) if result["ok"] else _refusal(result)
@@ -145,7 +146,7 @@ async def whep(request: HttpRequest, room_id: int) -> HttpResponse:
     sdp, error = _read_offer(request)
     if error:
         return error
-    result = await _ask("whep", room_id=room_id, participant_id=viewer.pk, sdp=sdp)
+    result = await _ask(relay_link.play, room_id=room_id, participant_id=viewer.pk, event_id=room.event_id, sdp=sdp)
     if isinstance(result, JsonResponse):
         return result
     if not result["ok"]:
@@ -170,7 +171,7 @@ async def whep_resource(request: HttpRequest, room_id: int, resource: str) -> Ht
     viewer = await _viewer(request, room) if room else None
     if viewer is None:
         return _problem(401, "not_participant", _("Open your ticket link to watch this stage."))
-    result = await _ask("whep_delete", resource=resource, participant_id=viewer.pk)
+    result = await _ask(relay_link.stop_viewer, resource=resource, participant_id=viewer.pk)
     if isinstance(result, JsonResponse):
         return result
     return HttpResponse(status=200) if result["ok"] else _refusal(result)
