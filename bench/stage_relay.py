@@ -131,17 +131,10 @@ def post(url, sdp, token):
         return response.read().decode()
 
 
-async def counting_viewer(url: str, ticket: str, by_tail: dict, keyframes: list, window: dict, refused: dict):
-    """A viewer that counts complete frames and notes when each arrived (None if refused).
+async def watch(pc, url: str, ticket: str, refused: dict) -> bool:
+    """Ask the WHEP endpoint to play; False (and the peer closed) when every relay is full."""
+    from aiortc import RTCSessionDescription
 
-    It is a full WebRTC peer (ICE, DTLS, SRTP decryption, RTP parsing) but takes each frame at
-    its last packet (marker bit) instead of going through aiortc's jitter buffer, so that the
-    bench's client processes are not the limit. A frame counts only if none of its packets is
-    missing; it is recognised by its last bytes, which the relay's packetiser leaves intact.
-    """
-    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     try:
@@ -150,8 +143,24 @@ async def counting_viewer(url: str, ticket: str, by_tail: dict, keyframes: list,
         refused["count"] += 1
         refused["statuses"].add(error.code)
         await pc.close()
-        return None
+        return False
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    return True
+
+
+async def counting_viewer(url: str, ticket: str, by_tail: dict, keyframes: list, window: dict, refused: dict):
+    """A viewer that counts complete frames and notes when each arrived (None if refused).
+
+    It is a full WebRTC peer (ICE, DTLS, SRTP decryption, RTP parsing) but takes each frame at
+    its last packet (marker bit) instead of going through aiortc's jitter buffer, so that the
+    bench's client processes are not the limit. A frame counts only if none of its packets is
+    missing; it is recognised by its last bytes, which the relay's packetiser leaves intact.
+    """
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    if not await watch(pc, url, ticket, refused):
+        return None
     record = {"pc": pc, "frames": 0, "keyframes": 0, "incomplete": 0, "arrivals": []}
     last = {"seq": None, "gap": False}
 
@@ -299,16 +308,8 @@ async def run(args) -> None:
     async def decoding_viewer() -> Stats | None:
         stats = Stats()
         pc = RTCPeerConnection(config)
-        pc.addTransceiver("video", direction="recvonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        try:
-            answer = await asyncio.to_thread(post, f"{base}/api/streams/{ids['room']}/whep", pc.localDescription.sdp, ids["ticket"])
-        except urllib.error.HTTPError as error:  # over capacity everywhere: 503 + the fallback
-            refused["count"] += 1
-            refused["statuses"].add(error.code)
-            await pc.close()
+        if not await watch(pc, f"{base}/api/streams/{ids['room']}/whep", ids["ticket"], refused):
             return None
-        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         track = pc.getTransceivers()[0].receiver.track
 
         async def read():

@@ -64,15 +64,20 @@ class Watcher:
             self.sizes.append((picture.width, picture.height))
 
 
-async def test_one_packetisation_feeds_two_decoding_viewers():
-    pictures = await _encoded_pictures(45, 640, 360)
-    relay = Relay(max_viewers=10)
+def _vp8_feed(relay: Relay) -> StageFeed:
+    """A VP8 feed as the publisher's ingest would make it, fed by the test instead of a publisher."""
     vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
-    # A feed as the publisher's ingest would make it, fed below by this test instead of a publisher.
     feed = StageFeed(room_id=1, event_id=1, resource="r", key_id=1, pc=RTCPeerConnection(NO_ICE_SERVERS),
                      codecs={"video": vp8})
     feed.fanouts["video"] = Fanout("video", vp8, feed.request_keyframe)
     relay.feeds[1] = feed
+    return feed
+
+
+async def test_one_packetisation_feeds_two_decoding_viewers():
+    pictures = await _encoded_pictures(45, 640, 360)
+    relay = Relay(max_viewers=10)
+    feed = _vp8_feed(relay)
     watchers = [Watcher(), Watcher()]
     try:
         for watcher in watchers:
@@ -110,11 +115,7 @@ async def test_a_burst_of_viewers_does_not_overshoot_the_cap():
     from streams.relay import RelayRefusal
 
     relay = Relay(max_viewers=2)
-    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
-    feed = StageFeed(room_id=1, event_id=1, resource="r", key_id=1, pc=RTCPeerConnection(NO_ICE_SERVERS),
-                     codecs={"video": vp8})
-    feed.fanouts["video"] = Fanout("video", vp8, feed.request_keyframe)
-    relay.feeds[1] = feed
+    feed = _vp8_feed(relay)
     watchers = [Watcher() for _ in range(5)]
     try:
         offers = [await w.offer() for w in watchers]
