@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from eventplatform.realtime import groups
 from eventplatform.realtime import permissions as perms
-from eventplatform.realtime.bus import channel_for, sync_redis
+from eventplatform.realtime.bus import channel_for
 from eventplatform.realtime.envelope import GatewayError, encode_push
 from eventplatform.realtime.registry import Empty, command, declare_push, on_connect, on_disconnect
 from eventplatform.realtime.runtime import runtime
@@ -251,9 +251,6 @@ def _signal_text(room_id: int, sender: int, msg: SignalIn) -> str:
     return encode_push("rooms.signal", payload)
 
 
-def _relay_if_allowed(event_id: int, sender: int, msg: SignalIn) -> None:
-    room_id = services.relay_allowed(event_id, sender, msg.to)
-    sync_redis().publish(channel_for(groups.user(msg.to)), _signal_text(room_id, sender, msg))
 
 
 @command("rooms.signal", schema=SignalIn)
@@ -265,9 +262,14 @@ async def signal(conn, msg: SignalIn) -> dict:
     if room_id is None:
         # Not both in one room as this process knows it: the database decides (and words the
         # refusal). In the thread pool, not the one thread every other database call queues for.
-        await database_sync_to_async(_relay_if_allowed, thread_sensitive=False)(conn.event_id, sender, msg)
-        return {}
-    await seats.signals.publish(channel_for(groups.user(msg.to)), _signal_text(room_id, sender, msg))
+        room_id = await database_sync_to_async(services.relay_allowed, thread_sensitive=False)(
+            conn.event_id, sender, msg.to
+        )
+    text = _signal_text(room_id, sender, msg)
+    if seats is None:
+        await runtime().redis.publish(channel_for(groups.user(msg.to)), text)
+    else:
+        seats.signals.post(channel_for(groups.user(msg.to)), text)  # after this socket's earlier ones
     return {}
 
 
