@@ -84,7 +84,7 @@ async def main(args) -> int:
         print(moving.line())
         failed = failed or p99 >= TARGET_P99_MS
         for c in clients + [mod]:
-            await c.ws.close()
+            await c.close()
     finally:
         servers.stop()
     counts = await database_sync_to_async(query_counts)(event.pk, pids)

@@ -170,7 +170,7 @@ class Client:
 
     def __init__(self, pid, on_open=None):
         self.pid = pid
-        self.ws = None  # the picows transport, once connected
+        self.transport = None  # picows, once connected
         self.next_id = 0
         self.replies: dict[int, asyncio.Future] = {}
         self.handlers = {}
@@ -193,7 +193,7 @@ class Client:
             extra_headers={"Origin": f"http://127.0.0.1:{port}"}, websocket_handshake_timeout=60,
             max_frame_size=2**22,
         )
-        client.ws = _Socket(transport)
+        client.transport = transport
         return client
 
     async def request(self, type_, data=None, timeout=60):
@@ -202,8 +202,11 @@ class Client:
         self.next_id += 1
         future = asyncio.get_running_loop().create_future()
         self.replies[self.next_id] = future
-        self.ws.transport.send(WSMsgType.TEXT, json.dumps({"id": self.next_id, "type": type_, "data": data or {}}).encode())
+        self.transport.send(WSMsgType.TEXT, json.dumps({"id": self.next_id, "type": type_, "data": data or {}}).encode())
         return await asyncio.wait_for(future, timeout)
+
+    async def close(self) -> None:
+        self.transport.disconnect()
 
     def _on_text(self, text: str, now: float) -> None:
         if text.startswith(PUSH):
@@ -217,14 +220,6 @@ class Client:
         future = self.replies.pop(message.get("id"), None)
         if future is not None and not future.done():
             future.set_result(message)
-
-
-class _Socket:
-    def __init__(self, transport):
-        self.transport = transport
-
-    async def close(self):
-        self.transport.disconnect()
 
 
 async def open_many(ports: list[int], tickets: dict[int, str], batch=100, on_open=None) -> list[Client]:

@@ -48,16 +48,14 @@ async def main(args) -> int:
         seated = asyncio.Event()
         arrived: set[int] = set()
 
-        def on_assignment(pid):
-            def handler(data, at):
-                arrived.add(pid)
+        def watch_seat(client):
+            def told(data, at):
+                arrived.add(client.pid)
                 if len(arrived) == rooms * 2:
                     seated.set()
-            return handler
+            client.handlers["rooms.assignment"] = told
 
-        opened = setup.open_many(servers.ports, tickets,
-                                 on_open=lambda c: c.handlers.__setitem__("rooms.assignment", on_assignment(c.pid)))
-        clients = await opened
+        clients = await setup.open_many(servers.ports, tickets, on_open=watch_seat)
         # Each socket is told its room by its connect hook (a database read per join). Wait for
         # all of them: a burst that overlapped the joins would measure the join storm, not the relay.
         try:
@@ -131,7 +129,7 @@ async def main(args) -> int:
         target_shape = rooms >= 200 and args.spread <= 0.2
         missed = p99 >= TARGET_P99_MS
         for c in clients:
-            await c.ws.close()
+            await c.close()
     finally:
         servers.stop()
     setup.footer()

@@ -251,8 +251,6 @@ def _signal_text(room_id: int, sender: int, msg: SignalIn) -> str:
     return encode_push("rooms.signal", payload)
 
 
-
-
 @command("rooms.signal", schema=SignalIn)
 async def signal(conn, msg: SignalIn) -> dict:
     """Relay an offer, answer or ICE candidate to a peer, only within your current room."""

@@ -139,6 +139,7 @@ class Route:
         self.dropped_frames = 0
         self.nack_window = [0.0, 0]  # start of the current second, retransmissions in it
         self.closed = False
+        self.track = IdleTrack(kind)  # what its own sender reads: nothing
 
     async def retransmit(self, sequence: int) -> None:
         # A viewer that loses much (or lies) must not make us send its stream twice over.
@@ -180,7 +181,6 @@ class Fanout:
 
     def add_port(self, port: SenderPort) -> Route:
         route = Route(port, self.kind)
-        route.track = IdleTrack(self.kind)
         port.take_over(route.track, self.request_keyframe, route.retransmit)
         self.routes.append(route)
         return route

@@ -87,6 +87,17 @@ class StageFeed:
             self.last_keyframe_request = now
             asyncio.ensure_future(receiver._send_rtcp_pli(sources[0].source))
 
+    def receive(self, transceiver) -> bool:
+        """Take what `transceiver` receives as this feed's source of its kind, in its first codec
+        that is not a retransmission format, and passed through undecoded; False if none."""
+        media = [c for c in transceiver._codecs if not c.mimeType.lower().endswith("/rtx")]
+        if not media:
+            return False
+        self.codecs[transceiver.kind] = media[0]
+        self.receivers[transceiver.kind] = transceiver.receiver
+        passthrough.mark(transceiver.receiver.track)
+        return True
+
     def people(self) -> int:
         """Viewers who are people (links to other relay processes are not)."""
         return sum(1 for v in self.viewers.values() if not v.edge)
@@ -154,13 +165,8 @@ class Relay:
             if transceiver.kind in feed.codecs or transceiver.receiver.track is None:
                 transceiver.direction = "inactive"  # one video and one audio per stage
                 continue
-            media = [c for c in transceiver._codecs if not c.mimeType.lower().endswith("/rtx")]
-            if not media:
-                continue
-            feed.codecs[transceiver.kind] = media[0]
-            feed.receivers[transceiver.kind] = transceiver.receiver
-            transceiver.direction = "recvonly"
-            passthrough.mark(transceiver.receiver.track)
+            if feed.receive(transceiver):
+                transceiver.direction = "recvonly"
         if "video" not in feed.codecs and "audio" not in feed.codecs:
             await pc.close()
             raise RelayRefusal("sdp_invalid", "no audio or video to receive")
@@ -227,11 +233,7 @@ class Relay:
         for transceiver in pc.getTransceivers():
             if transceiver.currentDirection != "recvonly":
                 continue  # the stage has no such kind
-            media = [c for c in transceiver._codecs if not c.mimeType.lower().endswith("/rtx")]
-            if media:
-                feed.codecs[transceiver.kind] = media[0]
-                feed.receivers[transceiver.kind] = transceiver.receiver
-                passthrough.mark(transceiver.receiver.track)
+            feed.receive(transceiver)
         if not feed.codecs:
             await pc.close()
             raise RelayRefusal("nothing_live")

@@ -121,12 +121,15 @@ async def publish(room_id: int, **params) -> dict:
     return await call("whip", process=ingest["id"] if ingest else None, room_id=room_id, **params)
 
 
-async def unpublish(resource: str, **params) -> dict:
+def _owner(resource: str) -> str | None:
+    """The relay process a resource belongs to: its name is `<process>.<token>`."""
     process, _sep, _token = resource.rpartition(".")
-    return await call("whip_delete", process=process or None, resource=resource, **params)
+    return process or None
+
+
+async def unpublish(resource: str, **params) -> dict:
+    return await call("whip_delete", process=_owner(resource), resource=resource, **params)
 
 
 async def stop_viewer(resource: str, **params) -> dict:
-    """The viewer's resource names its process (`<process>.<token>`): ask that one."""
-    process, _sep, _token = resource.rpartition(".")
-    return await call("whep_delete", process=process or None, resource=resource, **params)
+    return await call("whep_delete", process=_owner(resource), resource=resource, **params)

@@ -2,6 +2,8 @@
 on both, their room groups follow, and signalling is refused on either process the moment the
 move is heard there."""
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -42,6 +44,20 @@ async def test_move_and_signalling_across_two_processes(event, people, daphne):
         assert (await bob.request("rooms.signal", {"to": pa, "description": {"type": "offer", "sdp": SDP}}))["ok"]
         offer = await alice.wait_push("rooms.signal")
         assert offer["from"] == pb and offer["room_id"] == a.pk
+        # A browser sends its answer and ICE candidates at once, without waiting for replies:
+        # they reach the peer in the order sent (the sender does not wait for Redis; its
+        # signals are published in posting order).
+        burst = [{"description": {"type": "answer", "sdp": SDP}}] + [
+            {"candidate": {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {50000 + n} typ host"}} for n in range(8)
+        ]
+        for n, body in enumerate(burst):
+            await bob.ws.send(json.dumps({"id": 900 + n, "type": "rooms.signal", "data": {"to": pa, **body}}))
+        received = [await alice.wait_push("rooms.signal") for _ in burst]
+
+        def what(signal):
+            return signal["description"]["type"] if "description" in signal else signal["candidate"]["candidate"]
+
+        assert [what(r) for r in received] == [what(body) for body in burst]
         # Process two put Bob's socket into room A's group: Alice's mute state reaches him.
         assert (await alice.request("rooms.media", {"audio": False}))["ok"]
         assert (await bob.wait_push("rooms.media"))["participant_id"] == pa
