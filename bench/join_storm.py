@@ -394,11 +394,17 @@ def free_port() -> int:
 
 
 # daphne's own entry point under cProfile; the stats are written when SIGTERM stops the reactor.
+# With BENCH_PROFILE_PHASE=1 it profiles only between SIGUSR1 and SIGUSR2 (a bench's measured
+# phase, without the start and the joins).
 PROFILED_DAPHNE = """
-import cProfile, sys
+import cProfile, os, signal, sys
 from daphne.cli import CommandLineInterface
 profile = cProfile.Profile()
-profile.enable()
+if os.environ.get("BENCH_PROFILE_PHASE") == "1":
+    signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+    signal.signal(signal.SIGUSR2, lambda *_: profile.disable())
+else:
+    profile.enable()
 try:
     CommandLineInterface().run(sys.argv[2:])
 finally:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,7 @@ def arguments(doc: str, positional: list[tuple[str, int, str]], options=()) -> a
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
                         help="a database that exists only for the bench (default: a fresh SQLite file)")
     parser.add_argument("--profile", metavar="PATH",
-                        help="run daphne under cProfile; stats to PATH (PATH.N for server N > 0)")
+                        help="profile daphne (cProfile) during the measured phase; stats to PATH (PATH.N for server N > 0)")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for daphne only, e.g. WS_RATE_LIMIT=1000")
     return parser.parse_args()
@@ -93,6 +94,9 @@ class Servers:
 
     def __init__(self, args: argparse.Namespace) -> None:
         extra = dict(item.split("=", 1) for item in args.server_env)
+        self.profiled = bool(args.profile)
+        if self.profiled:
+            extra["BENCH_PROFILE_PHASE"] = "1"  # only the measured phase (Meter)
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         for i in range(args.servers):
@@ -113,6 +117,11 @@ class Servers:
     def cpu_since_mark(self) -> float:
         return self.cpu() - self._cpu0
 
+    def profile(self, on: bool) -> None:
+        if self.profiled:
+            for process in self.processes:
+                process.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
+
     def stop(self) -> None:
         for process in self.processes:
             join_storm.stop_daphne(process)
@@ -125,6 +134,7 @@ class Meter:
         self.servers = servers
 
     def __enter__(self):
+        self.servers.profile(True)
         self.servers.mark()
         self.machine0 = join_storm.machine_cpu()
         self.own0 = join_storm.process_cpu_seconds(os.getpid())
@@ -133,10 +143,12 @@ class Meter:
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.t0
+        self.servers.profile(False)
         self.server_cpu = self.servers.cpu_since_mark()
         self.client_cpu = join_storm.process_cpu_seconds(os.getpid()) - self.own0
-        busy0, _, total0 = self.machine0
-        busy1, _, total1 = join_storm.machine_cpu()
+        busy0, steal0, total0 = self.machine0
+        busy1, steal1, total1 = join_storm.machine_cpu()
+        self.steal = (steal1 - steal0) / max(total1 - total0, 1e-9)  # taken by the hypervisor
         self.machine_busy = (busy1 - busy0) / max(total1 - total0, 1e-9)
         # What neither daphne nor this process used: Redis, the database, and neighbours.
         cores = os.cpu_count() or 1
@@ -146,7 +158,8 @@ class Meter:
     def line(self) -> str:
         return (f"  CPU during it: daphne {self.server_cpu:.2f} s, this client {self.client_cpu:.2f} s, "
                 f"machine {self.machine_busy * 100:.0f} % busy over {self.wall:.2f} s "
-                f"(Redis, database and any neighbours: {self.others * 100:.0f} % of the machine)")
+                f"(Redis, database and any neighbours: {self.others * 100:.0f} % of the machine; "
+                f"stolen by the hypervisor: {self.steal * 100:.0f} %)")
 
 
 def header(args: argparse.Namespace, what: str) -> None:
@@ -204,6 +217,11 @@ class Client:
         self.replies[self.next_id] = future
         self.transport.send(WSMsgType.TEXT, json.dumps({"id": self.next_id, "type": type_, "data": data or {}}).encode())
         return await asyncio.wait_for(future, timeout)
+
+    def send_raw(self, data: bytes) -> None:
+        from picows import WSMsgType
+
+        self.transport.send(WSMsgType.TEXT, data)
 
     async def close(self) -> None:
         self.transport.disconnect()

@@ -16,12 +16,15 @@ from eventplatform.schemas import (
     PresenceListOut,
     PresenceOut,
     Pong,
+    Refused,
     Resync,
     Snapshot,
 )
 
 declare_push("presence.update", PresenceOut, "Who is online changed (coalesced: a few per second at most).")
 declare_push("agenda.update", AgendaUpdate, "The agenda changed; the whole new agenda with its cursor.")
+declare_push("gateway.refused", Refused, "A notification (a frame without id) was refused: which type, and why.",
+            group="the sending socket only")
 declare_push("gateway.resync", Resync, "Events may have been missed: send `hello` again with your cursors.")
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from eventplatform.realtime.registry import Command
 
@@ -100,6 +100,20 @@ class Pong(BaseModel):
 
 class Resync(BaseModel):
     """The server may have missed events for you: send `hello` again with your cursors."""
+
+
+class RefusedError(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a refusal may add details, e.g. retry_after
+
+    code: str
+    message: str
+
+
+class Refused(BaseModel):
+    """A notification (a frame sent without id) was refused."""
+
+    type: str
+    error: RefusedError
 
 
 class PresenceListIn(Command):

@@ -96,6 +96,10 @@ class SocketClient:
         await self.send_raw(json.dumps({"id": self.next_id, "type": type_, "data": data or {}}))
         return await self.reply_to(self.next_id, timeout)
 
+    async def notify(self, type_: str, data: dict | None = None) -> None:
+        """Send a command without id, as the browser sends signals: no reply when accepted."""
+        await self.send_raw(json.dumps({"type": type_, "data": data or {}}))
+
     async def reply_to(self, request_id: int, timeout: float = 3) -> dict:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

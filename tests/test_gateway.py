@@ -111,7 +111,9 @@ async def _still_usable(client):
         ("this is not json", "bad_json"),
         ("[1, 2, 3]", "bad_envelope"),
         ('"hello"', "bad_envelope"),
-        ('{"type": "ping", "data": {}}', "bad_envelope"),  # no id to reply to
+        ('{"id": null, "type": "ping", "data": {}}', "bad_envelope"),  # an id, but none to reply to
+        ('{"id": -1, "type": "ping", "data": {}}', "bad_envelope"),
+        ('{"type": "ping", "data": []}', "bad_envelope"),  # a notification whose data is no object
     ],
 )
 async def test_malformed_frames_get_connection_level_errors(people, connect, frame, code):
@@ -145,6 +147,48 @@ async def test_bad_commands_get_error_replies(people, connect, payload, code):
     assert reply["error"]["code"] == code
     assert reply["error"]["message"]
     await _still_usable(client)
+
+
+# --- notifications: frames without id (docs/decisions/0004) -------------------------------------
+
+
+async def test_accepted_notification_gets_no_reply(people, connect):
+    client = await connect(people["attendee"])
+    await client.send_raw(json.dumps({"type": "ping", "data": {}}))
+    reply = await client.request("ping")  # the first thing that comes back is this reply
+    assert reply["ok"] is True
+    assert client.pushes == []
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ({"type": "no.such.thing", "data": {}}, "unknown_type"),
+        ({"type": "hello", "data": {"surprise": 1}}, "invalid"),
+        ({"type": "presence.list", "data": {"limit": 0}}, "forbidden"),
+    ],
+)
+async def test_refused_notification_is_pushed_with_its_type(people, connect, payload, code):
+    client = await connect(people["attendee"])
+    await client.send_raw(json.dumps(payload))
+    refused = await client.receive()
+    assert refused["type"] == "gateway.refused"
+    assert refused["data"]["type"] == payload["type"]
+    assert refused["data"]["error"]["code"] == code
+    assert refused["data"]["error"]["message"]
+    await _still_usable(client)
+
+
+async def test_notifications_count_against_the_rate_limit(people, connect, settings):
+    settings.REALTIME = {**settings.REALTIME, "RATE_LIMIT": 3, "RATE_WINDOW": 2}
+    client = await connect(people["attendee"])
+    for _ in range(4):
+        await client.send_raw(json.dumps({"type": "ping", "data": {}}))
+    refused = await client.receive()  # the three within the limit said nothing
+    assert refused["type"] == "gateway.refused"
+    assert refused["data"] == {"type": "ping", "error": refused["data"]["error"]}
+    assert refused["data"]["error"]["code"] == "rate_limited"
+    assert 0 < refused["data"]["error"]["retry_after"] <= 2
 
 
 async def test_invalid_data_names_the_field(people, connect):

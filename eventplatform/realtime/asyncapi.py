@@ -63,10 +63,15 @@ def generate() -> dict:
                 "summary": spec.summary,
                 "payload": {
                     "type": "object",
-                    "required": ["id", "type", "data"],
+                    "required": ["type", "data"],
                     "additionalProperties": False,
                     "properties": {
-                        "id": {"type": "integer", "minimum": 0},
+                        "id": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Echoed in the reply. Leave it out to send a notification: nothing "
+                            "comes back when it is accepted, a refusal comes as `gateway.refused`.",
+                        },
                         "type": {"const": type_},
                         "data": _ref(refs, spec.schema, "validation"),
                     },
@@ -133,7 +138,7 @@ def generate() -> dict:
         "ConnectionError",
         {
             "name": "error",
-            "summary": "A frame that could not be answered by id (not JSON, no id) or a refused connection "
+            "summary": "A frame that could not be read (not JSON, not an object, a bad id) or a refused connection "
             "(then the server closes with 4401 or 4403 right after).",
             "payload": {
                 "type": "object",

@@ -3,7 +3,7 @@
 The consumer owns the envelope, authentication, rate limit, presence and group membership;
 the commands themselves live in the apps (registered in realtime/registry.py) and are thin
 calls into services. Nothing a client sends can close the connection or raise a 500: every
-refusal is an error reply.
+refusal is an error reply (for a notification, a frame without id: a `gateway.refused` push).
 """
 
 import logging
@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from eventplatform.realtime import groups
 from eventplatform.realtime.actor import Actor
 from eventplatform.realtime.auth import authenticate
-from eventplatform.realtime.envelope import GatewayError, encode_error, encode_push, encode_reply, parse_frame
+from eventplatform.realtime.envelope import (
+    GatewayError,
+    encode_error,
+    encode_push,
+    encode_refusal,
+    encode_reply,
+    parse_frame,
+)
 from eventplatform.realtime.registry import COMMANDS, CONNECT_HOOKS, DISCONNECT_HOOKS
 from eventplatform.realtime.runtime import runtime
 from eventplatform.realtime.wire import SlowSocket, Wire, text_frame
@@ -165,6 +172,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         if self.actor is None:
             return  # refused at connect; the close is on its way
         request_id = None
+        frame = None
         try:
             frame, malformed = self._read_frame(text_data)
             request_id = frame.id if frame else malformed.extra.pop("id", None)
@@ -175,12 +183,19 @@ class EventConsumer(AsyncWebsocketConsumer):
             if malformed is not None:
                 raise malformed
             reply = await self._dispatch(frame.type, frame.data)
-            await self.write(encode_reply(request_id, reply))
+            if request_id is not None:  # else a notification: accepted, and nothing to say
+                await self.write(encode_reply(request_id, reply))
         except GatewayError as refusal:
-            await self.write(encode_error(request_id, refusal))
+            await self.write(self._refusal(frame, request_id, refusal))
         except Exception:
             log.exception("socket command %s failed", request_id)
-            await self.write(encode_error(request_id, GatewayError("internal", "Something went wrong on our side.")))
+            await self.write(self._refusal(frame, request_id, GatewayError("internal", "Something went wrong on our side.")))
+
+    @staticmethod
+    def _refusal(frame, request_id: int | None, refusal: GatewayError) -> str:
+        if frame is not None and frame.id is None:
+            return encode_refusal(frame.type, refusal)  # a notification: named by its type
+        return encode_error(request_id, refusal)
 
     @staticmethod
     def _read_frame(text_data: str | None):

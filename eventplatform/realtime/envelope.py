@@ -3,6 +3,11 @@
 Client → server: {"id": 7, "type": "chat.send", "data": {...}}
 Reply:           {"id": 7, "ok": true, "data": {...}} | {"id": 7, "ok": false, "error": {"code", "message"}}
 Push:            {"type": "chat.message", "data": {...}}
+
+Notification:    {"type": "rooms.signal", "data": {...}}, without an id: nothing is sent back when
+                 it is accepted; a refusal comes as the push
+                 {"type": "gateway.refused", "data": {"type": "rooms.signal", "error": {...}}}.
+                 For what a client fires without waiting (WebRTC signals: docs/decisions/0004).
 """
 
 import json
@@ -42,6 +47,11 @@ def encode_reply(request_id: int, data: Any) -> str:
     return encode({"id": request_id, "ok": True, "data": _dump(data) if data is not None else {}})
 
 
+def encode_refusal(type_: str, error: GatewayError) -> str:
+    """A notification (a frame without id) was refused: say which kind, and why."""
+    return encode_push("gateway.refused", {"type": type_, "error": error.as_dict()})
+
+
 def encode_error(request_id: int | None, error: GatewayError) -> str:
     if request_id is None:
         return encode({"type": "error", "error": error.as_dict()})
@@ -67,8 +77,10 @@ def parse_frame(text: str) -> Frame:
     if not isinstance(payload, dict):
         raise GatewayError("bad_envelope", "The message must be a JSON object with id, type and data.")
     request_id = payload.get("id")
-    if not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
-        raise GatewayError("bad_envelope", "The message needs an integer `id` ≥ 0 to reply to.")
+    if "id" not in payload:
+        pass  # a notification: no reply wanted
+    elif not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
+        raise GatewayError("bad_envelope", "The message's `id` must be an integer ≥ 0 (or left out for no reply).")
     type_ = payload.get("type")
     if not isinstance(type_, str) or not type_:
         raise GatewayError("bad_envelope", "The message needs a string `type`.", id=request_id)

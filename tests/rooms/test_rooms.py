@@ -135,6 +135,39 @@ def test_self_select_race_gives_the_last_seat_once(event, people):
     assert Assignment.objects.filter(breakout__room=a).count() == 1
 
 
+async def test_signals_sent_without_waiting_arrive_or_are_refused_by_push(event, people, connect):
+    """The browser sends its signals as notifications (no id, no reply): they reach the peer,
+    and a refused one comes back as `gateway.refused` naming the signal."""
+    a, b = await database_sync_to_async(_rooms)(event)
+    mod = await connect(people["moderator"])
+    alice = await connect(people["attendee"])
+    bob = await connect(people["attendee2"])
+    await _open(mod)
+    pa, pb = people["attendee"].pk, people["attendee2"].pk
+    assert (await mod.request("rooms.move", {"room_id": a.pk, "participant_ids": [pa, pb]}))["ok"]
+    await alice.wait_push("rooms.assignment")
+    await bob.wait_push("rooms.assignment")
+
+    await bob.notify("rooms.signal", {"to": pa, "description": {"type": "offer", "sdp": SDP}})
+    await bob.notify("rooms.signal", {"to": pa, "candidate": {"candidate": "candidate:1 1 udp 1 192.0.2.1 9 typ host"}})
+    offer = await alice.wait_push("rooms.signal")
+    assert offer["from"] == pb and offer["description"]["type"] == "offer"
+    assert (await alice.wait_push("rooms.signal"))["candidate"]["candidate"].startswith("candidate:1 ")
+
+    await bob.notify("rooms.signal", {"to": pa, "description": {"type": "offer", "sdp": "hello"}})
+    invalid = await bob.wait_push("gateway.refused")
+    assert invalid["type"] == "rooms.signal" and invalid["error"]["code"] == "invalid"
+
+    assert (await mod.request("rooms.move", {"room_id": b.pk, "participant_ids": [pb]}))["ok"]
+    await bob.wait_push("rooms.assignment", where=lambda d: d["room"]["id"] == b.pk)
+    await bob.notify("rooms.signal", {"to": pa, "candidate": {"candidate": ""}})
+    refused = await bob.wait_push("gateway.refused")
+    assert refused == {"type": "rooms.signal", "error": refused["error"]}
+    assert refused["error"]["code"] == "not_same_room"
+    assert (await alice.request("ping"))["ok"]  # collects what reached Alice meanwhile
+    assert not [p for p in alice.pushes if p["type"] == "rooms.signal"]
+
+
 async def test_bad_signalling_input_is_refused(event, people, connect):
     a, _ = await database_sync_to_async(_rooms)(event)
     mod = await connect(people["moderator"])

@@ -44,14 +44,14 @@ async def test_move_and_signalling_across_two_processes(event, people, daphne):
         assert (await bob.request("rooms.signal", {"to": pa, "description": {"type": "offer", "sdp": SDP}}))["ok"]
         offer = await alice.wait_push("rooms.signal")
         assert offer["from"] == pb and offer["room_id"] == a.pk
-        # A browser sends its answer and ICE candidates at once, without waiting for replies:
+        # A browser sends its answer and ICE candidates at once, as notifications (no replies):
         # they reach the peer in the order sent (the sender does not wait for Redis; its
         # signals are published in posting order).
         burst = [{"description": {"type": "answer", "sdp": SDP}}] + [
             {"candidate": {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {50000 + n} typ host"}} for n in range(8)
         ]
-        for n, body in enumerate(burst):
-            await bob.ws.send(json.dumps({"id": 900 + n, "type": "rooms.signal", "data": {"to": pa, **body}}))
+        for body in burst:
+            await bob.ws.send(json.dumps({"type": "rooms.signal", "data": {"to": pa, **body}}))  # no id: no reply
         received = [await alice.wait_push("rooms.signal") for _ in burst]
 
         def what(signal):

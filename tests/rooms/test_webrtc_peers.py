@@ -45,6 +45,10 @@ class RoomPeer:
         await self.ws.send(json.dumps({"id": self.next_id, "type": type_, "data": data or {}}))
         return await asyncio.wait_for(future, 10)
 
+    async def notify(self, type_, data):
+        """As the browser sends signals: no id, no reply; a refusal would come as a push."""
+        await self.ws.send(json.dumps({"type": type_, "data": data}))
+
     async def _read(self):
         async for text in self.ws:
             message = json.loads(text)
@@ -106,11 +110,10 @@ class RoomPeer:
             pc = self._pc(peer["participant_id"])
             self._wire(peer["participant_id"], pc.createDataChannel("room"))
             await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers all candidates here
-            reply = await self.request("rooms.signal", {
+            await self.notify("rooms.signal", {
                 "to": peer["participant_id"],
                 "description": {"type": "offer", "sdp": pc.localDescription.sdp},
             })
-            assert reply["ok"], reply
 
     async def _on_signal(self, data):
         desc = data.get("description")
@@ -121,7 +124,7 @@ class RoomPeer:
             pc = self.pcs.get(peer_id) or self._pc(peer_id)
             await pc.setRemoteDescription(RTCSessionDescription(desc["sdp"], "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
-            await self.request("rooms.signal", {
+            await self.notify("rooms.signal", {
                 "to": peer_id, "description": {"type": "answer", "sdp": pc.localDescription.sdp},
             })
         elif desc["type"] == "answer" and peer_id in self.pcs:

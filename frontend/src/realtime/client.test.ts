@@ -186,6 +186,41 @@ describe('requests', () => {
   })
 })
 
+describe('notifications', () => {
+  it('sends a frame without id and expects nothing back', async () => {
+    const client = makeClient()
+    client.connect()
+    const socket = await serveHello()
+    expect(client.notify('rooms.signal', { to: 7, candidate: { candidate: '' } })).toBe(true)
+    const frame = socket.lastSent('rooms.signal')
+    expect(frame).toEqual({ type: 'rooms.signal', data: { to: 7, candidate: { candidate: '' } } })
+    expect('id' in frame).toBe(false)
+  })
+
+  it('drops a notification while disconnected instead of queueing it', async () => {
+    const client = makeClient()
+    client.connect() // connecting: hello not answered yet
+    expect(client.notify('rooms.signal', { to: 7 })).toBe(false)
+    const socket = await serveHello()
+    expect(socket.sentOfType('rooms.signal')).toEqual([])
+    client.close()
+    expect(client.notify('rooms.signal', { to: 7 })).toBe(false)
+  })
+
+  it('hands a refusal to the subscribers of gateway.refused', async () => {
+    const client = makeClient()
+    client.connect()
+    const socket = await serveHello()
+    const refusals: unknown[] = []
+    client.on('gateway.refused', (data) => refusals.push(data))
+    client.notify('rooms.signal', { to: 7 })
+    const refusal = { type: 'rooms.signal', error: { code: 'not_same_room', message: 'Not in your room.' } }
+    socket.push('gateway.refused', refusal)
+    expect(refusals).toEqual([refusal])
+    expect(client.status.lastError).toBeNull() // a refused notification does not mark the connection
+  })
+})
+
 describe('reconnecting', () => {
   it('backs off exponentially up to the cap', async () => {
     const client = makeClient({ backoff: { initialMs: 500, maxMs: 15_000 } })

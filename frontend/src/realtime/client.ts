@@ -196,6 +196,25 @@ export class RealtimeClient {
     })
   }
 
+  /**
+   * Sends a command without waiting for anything back (a notification: the frame has no id).
+   * Nothing comes back when the server accepts it; a refusal arrives as a "gateway.refused"
+   * push naming the type. For what goes stale at once (WebRTC signals): while disconnected it
+   * is not queued but dropped, and the call returns false.
+   */
+  notify(type: string, data: unknown = {}): boolean {
+    const socket = this.socket
+    if (this.terminated || this.currentStatus.state !== 'connected' || !socket || socket.readyState !== SOCKET_OPEN) {
+      return false
+    }
+    try {
+      socket.send(JSON.stringify({ type, data }))
+      return true
+    } catch {
+      return false
+    }
+  }
+
   /** Subscribes to a server push type; returns the unsubscribe function. */
   on<T = unknown>(type: string, handler: PushHandler<T>): () => void {
     let handlers = this.pushHandlers.get(type)

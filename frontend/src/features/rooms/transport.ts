@@ -22,7 +22,8 @@ export interface MediaTransport {
   onRemoteStream: (peerId: number, stream: MediaStream | null) => void
 }
 
-type Send = (to: number, body: SignalBody) => Promise<unknown>
+/** Hands a signal to the server without waiting: perfect negotiation never waits for the relay. */
+type Send = (to: number, body: SignalBody) => void
 
 class MeshPeer {
   readonly pc: RTCPeerConnection
@@ -45,7 +46,7 @@ class MeshPeer {
         this.makingOffer = true
         await this.pc.setLocalDescription()
         const d = this.pc.localDescription
-        if (d) await this.send(peerId, { description: { type: d.type as 'offer', sdp: d.sdp } })
+        if (d) this.send(peerId, { description: { type: d.type as 'offer', sdp: d.sdp } })
       } catch (error) {
         console.warn('rooms: offer failed', error)
       } finally {
@@ -55,14 +56,14 @@ class MeshPeer {
     this.pc.onicecandidate = ({ candidate }) => {
       if (!candidate || !candidate.candidate) return
       const c = candidate.toJSON()
-      void this.send(peerId, {
+      this.send(peerId, {
         candidate: {
           candidate: c.candidate ?? '',
           sdpMid: c.sdpMid ?? null,
           sdpMLineIndex: c.sdpMLineIndex ?? null,
           usernameFragment: c.usernameFragment ?? null,
         },
-      }).catch(() => undefined)
+      })
     }
     this.pc.ontrack = ({ streams }) => onStream(streams[0] ?? null)
     this.pc.onconnectionstatechange = () => {
@@ -94,7 +95,7 @@ class MeshPeer {
       if (description.type === 'offer') {
         await this.pc.setLocalDescription()
         const d = this.pc.localDescription
-        if (d) await this.send(this.peerId, { description: { type: d.type as 'answer', sdp: d.sdp } })
+        if (d) this.send(this.peerId, { description: { type: d.type as 'answer', sdp: d.sdp } })
       }
     } else if (body.candidate) {
       try {
