@@ -127,7 +127,8 @@ def probe(phase, info):
     elif "t" in started:
         ms = (time.perf_counter() - started.pop("t")) * 1000
         if ms > {GC_PAUSE_MS}:
-            print(f"gc pause {{ms:.1f}} ms generation {{info['generation']}} collected {{info['collected']}}", flush=True)
+            print(f"gc pause {{ms:.1f}} ms generation {{info['generation']}} collected {{info['collected']}} "
+                  f"at {{time.time():.3f}}", flush=True)
 gc.callbacks.append(probe)
 if "--gc-freeze" in sys.argv:
     # What `gc.freeze()` at the end of eventplatform/asgi.py would do: load the application

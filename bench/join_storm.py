@@ -414,12 +414,14 @@ finally:
 
 
 def start_daphne(
-    log_path: Path, profile: str | None = None, extra_env: dict | None = None
+    log_path: Path, profile: str | None = None, extra_env: dict | None = None, launcher: list[str] | None = None
 ) -> tuple[int, subprocess.Popen]:
+    """`launcher` replaces `-m daphne` (e.g. a script that wraps daphne's entry point)."""
     port = free_port()
     log = open(log_path, "w")
     daphne_args = ["-b", "127.0.0.1", "-p", str(port), "eventplatform.asgi:application"]
-    launcher = ["-c", PROFILED_DAPHNE, str(Path(profile).resolve())] if profile else ["-m", "daphne"]
+    if launcher is None:
+        launcher = ["-c", PROFILED_DAPHNE, str(Path(profile).resolve())] if profile else ["-m", "daphne"]
     process = subprocess.Popen(
         [sys.executable, *launcher, *daphne_args],
         cwd=ROOT,

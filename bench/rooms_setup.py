@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import checkin_common  # the garbage-collector probe
 import join_storm  # the server start/stop, machine and CPU readers of the join storm bench
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,8 @@ def arguments(doc: str, positional: list[tuple[str, int, str]], options=()) -> a
                         help="a database that exists only for the bench (default: a fresh SQLite file)")
     parser.add_argument("--profile", metavar="PATH",
                         help="profile daphne (cProfile) during the measured phase; stats to PATH (PATH.N for server N > 0)")
+    parser.add_argument("--gc-log", action="store_true",
+                        help="daphne reports garbage-collector pauses over 5 ms (printed at the end)")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for daphne only, e.g. WS_RATE_LIMIT=1000")
     return parser.parse_args()
@@ -95,6 +98,7 @@ class Servers:
     def __init__(self, args: argparse.Namespace) -> None:
         extra = dict(item.split("=", 1) for item in args.server_env)
         self.profiled = bool(args.profile)
+        self.phase: tuple[float, float] | None = None  # wall-clock start and end of the measured phase
         if self.profiled:
             extra["BENCH_PROFILE_PHASE"] = "1"  # only the measured phase (Meter)
         self.processes: list[subprocess.Popen] = []
@@ -103,7 +107,8 @@ class Servers:
             profile = None
             if args.profile:
                 profile = args.profile if i == 0 else f"{args.profile}.{i}"
-            port, process = join_storm.start_daphne(STATE / f"daphne{i}.log", profile, extra)
+            launcher = ["-c", checkin_common.GC_PROBE] if args.gc_log and not profile else None
+            port, process = join_storm.start_daphne(STATE / f"daphne{i}.log", profile, extra, launcher)
             self.ports.append(port)
             self.processes.append(process)
         self._cpu0 = self.cpu()
@@ -125,6 +130,12 @@ class Servers:
     def stop(self) -> None:
         for process in self.processes:
             join_storm.stop_daphne(process)
+        for i in range(len(self.processes)):
+            for line in (STATE / f"daphne{i}.log").read_text().splitlines():
+                if line.startswith("gc pause"):
+                    at = float(line.rsplit(" at ", 1)[1])
+                    during = self.phase[0] <= at <= self.phase[1] if self.phase else False
+                    print(f"  daphne {i}: {line}{'  ← during the measured phase' if during else ''}")
 
 
 class Meter:
@@ -136,6 +147,7 @@ class Meter:
     def __enter__(self):
         self.servers.profile(True)
         self.servers.mark()
+        self.started_at = time.time()
         self.machine0 = join_storm.machine_cpu()
         self.own0 = join_storm.process_cpu_seconds(os.getpid())
         self.t0 = time.perf_counter()
@@ -144,6 +156,7 @@ class Meter:
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.t0
         self.servers.profile(False)
+        self.servers.phase = (self.started_at, time.time())
         self.server_cpu = self.servers.cpu_since_mark()
         self.client_cpu = join_storm.process_cpu_seconds(os.getpid()) - self.own0
         busy0, steal0, total0 = self.machine0

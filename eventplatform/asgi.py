@@ -1,6 +1,7 @@
 import gc
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eventplatform.settings")
@@ -35,3 +36,4 @@ application = ProtocolTypeRouter(
 # machine, the check-in scan bench's stalls (docs/benchmarks.md). Frozen objects are left out
 # of collections, so a pass only walks what requests created since.
 gc.freeze()
+gc.set_threshold(*settings.GC_THRESHOLDS)  # full passes rarer (settings.py, decision 0005)

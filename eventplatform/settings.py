@@ -38,6 +38,16 @@ def env_int(name: str, default: int) -> int:
 
 DEBUG = env_bool("DEBUG", False)
 
+# The cyclic garbage collector's thresholds for the web processes (asgi.py; Python's default is
+# 700, 10, 10). A full pass stops the event loop for as long as it walks every object created
+# since start: 35–70 ms with 200 sockets on the 2-core machine. With 10, one came every few
+# thousand promoted objects, e.g. right after a wave of joins, in the middle of the signalling
+# burst that follows a move into breakout rooms; 100 makes them ten times rarer
+# (docs/decisions/0005-garbage-collector-thresholds.md).
+GC_THRESHOLDS = tuple(int(x) for x in env_list("WEB_GC_THRESHOLDS", ["700", "10", "100"]))
+if len(GC_THRESHOLDS) != 3 or min(GC_THRESHOLDS) < 1:
+    raise ImproperlyConfigured("WEB_GC_THRESHOLDS must be three positive integers, e.g. 700,10,100.")
+
 
 def _secret_key() -> str:
     if key := os.environ.get("SECRET_KEY"):
