@@ -28,12 +28,18 @@ async def _open(mod, mode="manual", **extra):
     return reply["data"]
 
 
-async def test_move_switches_rooms_and_signalling_follows(event, people, connect):
+async def _moderator_and_two(event, people, connect):
+    """Rooms A and B, a round opened by the moderator, and Alice's and Bob's sockets."""
     a, b = await database_sync_to_async(_rooms)(event)
     mod = await connect(people["moderator"])
     alice = await connect(people["attendee"])
     bob = await connect(people["attendee2"])
     await _open(mod)
+    return a, b, mod, alice, bob
+
+
+async def test_move_switches_rooms_and_signalling_follows(event, people, connect):
+    a, b, mod, alice, bob = await _moderator_and_two(event, people, connect)
     pa, pb = people["attendee"].pk, people["attendee2"].pk
 
     reply = await mod.request("rooms.move", {"room_id": a.pk, "participant_ids": [pa, pb]})
@@ -138,11 +144,7 @@ def test_self_select_race_gives_the_last_seat_once(event, people):
 async def test_signals_sent_without_waiting_arrive_or_are_refused_by_push(event, people, connect):
     """The browser sends its signals as notifications (no id, no reply): they reach the peer,
     and a refused one comes back as `gateway.refused` naming the signal."""
-    a, b = await database_sync_to_async(_rooms)(event)
-    mod = await connect(people["moderator"])
-    alice = await connect(people["attendee"])
-    bob = await connect(people["attendee2"])
-    await _open(mod)
+    a, b, mod, alice, bob = await _moderator_and_two(event, people, connect)
     pa, pb = people["attendee"].pk, people["attendee2"].pk
     assert (await mod.request("rooms.move", {"room_id": a.pk, "participant_ids": [pa, pb]}))["ok"]
     await alice.wait_push("rooms.assignment")

@@ -197,14 +197,29 @@ describe('notifications', () => {
     expect('id' in frame).toBe(false)
   })
 
-  it('drops a notification while disconnected instead of queueing it', async () => {
+  it('queues notifications made while disconnected, in order with requests, and sends them after hello', async () => {
     const client = makeClient()
     client.connect() // connecting: hello not answered yet
-    expect(client.notify('rooms.signal', { to: 7 })).toBe(false)
+    expect(client.notify('rooms.signal', { to: 7, n: 1 })).toBe(true)
+    void client.request('rooms.media', { audio: false })
+    expect(client.notify('rooms.signal', { to: 7, n: 2 })).toBe(true)
     const socket = await serveHello()
-    expect(socket.sentOfType('rooms.signal')).toEqual([])
+    const after = socket.sent.filter((frame) => frame.type !== 'hello')
+    expect(after.map((frame) => [frame.type, 'id' in frame])).toEqual([
+      ['rooms.signal', false],
+      ['rooms.media', true],
+      ['rooms.signal', false],
+    ])
+    expect(after.at(-1)?.data).toEqual({ to: 7, n: 2 })
+  })
+
+  it('refuses a notification when the queue is full or the client is closed', async () => {
+    const client = makeClient({ maxQueuedRequests: 1 })
+    client.connect()
+    expect(client.notify('rooms.signal', { to: 7 })).toBe(true)
+    expect(client.notify('rooms.signal', { to: 8 })).toBe(false)
     client.close()
-    expect(client.notify('rooms.signal', { to: 7 })).toBe(false)
+    expect(client.notify('rooms.signal', { to: 9 })).toBe(false)
   })
 
   it('hands a refusal to the subscribers of gateway.refused', async () => {

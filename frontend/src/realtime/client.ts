@@ -65,6 +65,8 @@ interface PendingRequest {
 interface QueuedRequest {
   type: string
   data: unknown
+  /** Sent without id: nothing to wait for (see notify). */
+  notification?: boolean
   timeoutMs: number
   resolve: (data: unknown) => void
   reject: (error: RealtimeError) => void
@@ -199,15 +201,22 @@ export class RealtimeClient {
   /**
    * Sends a command without waiting for anything back (a notification: the frame has no id).
    * Nothing comes back when the server accepts it; a refusal arrives as a "gateway.refused"
-   * push naming the type. For what goes stale at once (WebRTC signals): while disconnected it
-   * is not queued but dropped, and the call returns false.
+   * push naming the type. For WebRTC signals: the browser's peer connection outlives a
+   * reconnect, so while disconnected a notification waits in the requests' queue, in order,
+   * and goes out after the next hello. False when it could not be sent or queued.
    */
   notify(type: string, data: unknown = {}): boolean {
-    const socket = this.socket
-    if (this.terminated || this.currentStatus.state !== 'connected' || !socket || socket.readyState !== SOCKET_OPEN) {
-      return false
-    }
+    if (this.terminated) return false
+    if (this.currentStatus.state === 'connected' && this.socket) return this.sendNotification(this.socket, type, data)
+    if (this.queue.length >= this.maxQueuedRequests) return false
+    const ignore = () => undefined
+    this.queue.push({ type, data, notification: true, timeoutMs: 0, resolve: ignore, reject: ignore })
+    return true
+  }
+
+  private sendNotification(socket: WebSocketLike, type: string, data: unknown): boolean {
     try {
+      if (socket.readyState !== SOCKET_OPEN) return false
       socket.send(JSON.stringify({ type, data }))
       return true
     } catch {
@@ -325,7 +334,8 @@ export class RealtimeClient {
     const queued = this.queue
     this.queue = []
     for (const request of queued) {
-      this.transmit(socket, request.type, request.data, request.timeoutMs).then(request.resolve, request.reject)
+      if (request.notification) this.sendNotification(socket, request.type, request.data)
+      else this.transmit(socket, request.type, request.data, request.timeoutMs).then(request.resolve, request.reject)
     }
   }
 
