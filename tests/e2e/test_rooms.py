@@ -3,6 +3,7 @@ the room chat, the moderator drags one into another room, and the timer brings e
 to the stage."""
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from eventplatform.models import Room
@@ -16,11 +17,23 @@ HAS_PICTURE = "els => els.length > 0 && els.every(v => v.videoWidth > 0)"
 
 def _enter(new_page, base, participant, view):
     page = new_page()
+    # What the page logged (refused signals, failed offers), shown if a wait below fails.
+    page.console_lines = []
+    page.on("console", lambda message: page.console_lines.append(f"{message.type}: {message.text}"))
     page.goto(f"{base}/t/{participant.ticket.secret}/")
     expect(page.get_by_test_id("connection-state")).to_have_text("connected")
     page.goto(f"{base}/e/testcamp/{view}")
     expect(page.get_by_test_id("connection-state")).to_have_text("connected")
     return page
+
+
+def _wait_for_picture(page) -> None:
+    try:
+        page.wait_for_function(
+            f"() => ({HAS_PICTURE})([...document.querySelectorAll('[data-testid=remote-video]')])", timeout=20_000
+        )
+    except PlaywrightTimeoutError:
+        raise AssertionError("no remote picture within 20 s; the page logged:\n" + "\n".join(page.console_lines))
 
 
 def test_video_drag_and_drop_and_timer(people, daphne, new_page, celery_worker):  # noqa: F811
@@ -50,12 +63,8 @@ def test_video_drag_and_drop_and_timer(people, daphne, new_page, celery_worker):
     # Both are in the room's call and see each other's (fake) camera.
     expect(alice.get_by_test_id("room-panel")).to_contain_text("Breakout A")
     expect(bob.get_by_test_id("room-panel")).to_contain_text("Breakout A")
-    alice.wait_for_function(
-        f"() => ({HAS_PICTURE})([...document.querySelectorAll('[data-testid=remote-video]')])", timeout=20_000
-    )
-    bob.wait_for_function(
-        f"() => ({HAS_PICTURE})([...document.querySelectorAll('[data-testid=remote-video]')])", timeout=20_000
-    )
+    for page in (alice, bob):
+        _wait_for_picture(page)
 
     # The room chat beside the video: Alice writes with the keyboard, Bob reads it.
     alice.get_by_label("Message to everyone in this room").fill("Wer teilt den Bildschirm?")
