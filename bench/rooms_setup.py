@@ -97,6 +97,8 @@ class Servers:
 
     def __init__(self, args: argparse.Namespace) -> None:
         extra = dict(item.split("=", 1) for item in args.server_env)
+        if args.gc_log and args.profile:
+            raise SystemExit("--gc-log and --profile each need their own daphne launcher: use one at a time")
         self.profiled = bool(args.profile)
         self.phase: tuple[float, float] | None = None  # wall-clock start and end of the measured phase
         if self.profiled:
@@ -107,7 +109,7 @@ class Servers:
             profile = None
             if args.profile:
                 profile = args.profile if i == 0 else f"{args.profile}.{i}"
-            launcher = ["-c", checkin_common.GC_PROBE] if args.gc_log and not profile else None
+            launcher = ["-c", checkin_common.GC_PROBE] if args.gc_log else None
             port, process = join_storm.start_daphne(STATE / f"daphne{i}.log", profile, extra, launcher)
             self.ports.append(port)
             self.processes.append(process)

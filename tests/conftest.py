@@ -263,6 +263,10 @@ class LiveSocket:
                     return message
                 self.pushes.append(message)
 
+    async def notify(self, type_: str, data: dict | None = None) -> None:
+        """Send a command without id, as the browser sends signals: no reply when accepted."""
+        await self.ws.send(json.dumps({"type": type_, "data": data or {}}))
+
     async def wait_push(self, type_: str, where=lambda data: True, timeout: float = 10) -> dict:
         for i, message in enumerate(self.pushes):
             if message.get("type") == type_ and where(message["data"]):

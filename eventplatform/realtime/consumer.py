@@ -188,7 +188,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         except GatewayError as refusal:
             await self.write(self._refusal(frame, request_id, refusal))
         except Exception:
-            log.exception("socket command %s failed", request_id)
+            log.exception("socket command %s (id %s) failed", frame.type if frame else "?", request_id)
             await self.write(self._refusal(frame, request_id, GatewayError("internal", "Something went wrong on our side.")))
 
     @staticmethod

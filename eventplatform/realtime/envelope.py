@@ -77,9 +77,8 @@ def parse_frame(text: str) -> Frame:
     if not isinstance(payload, dict):
         raise GatewayError("bad_envelope", "The message must be a JSON object with id, type and data.")
     request_id = payload.get("id")
-    if "id" not in payload:
-        pass  # a notification: no reply wanted
-    elif not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
+    # Without "id" the frame is a notification (no reply wanted); with one it must be usable.
+    if "id" in payload and (not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0):
         raise GatewayError("bad_envelope", "The message's `id` must be an integer ≥ 0 (or left out for no reply).")
     type_ = payload.get("type")
     if not isinstance(type_, str) or not type_:

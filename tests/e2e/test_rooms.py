@@ -33,7 +33,12 @@ def _wait_for_picture(page) -> None:
             f"() => ({HAS_PICTURE})([...document.querySelectorAll('[data-testid=remote-video]')])", timeout=20_000
         )
     except PlaywrightTimeoutError:
-        raise AssertionError("no remote picture within 20 s; the page logged:\n" + "\n".join(page.console_lines))
+        videos = page.evaluate(
+            "[...document.querySelectorAll('[data-testid=remote-video]')]"
+            ".map(v => ({width: v.videoWidth, ready: v.readyState, stream: !!v.srcObject}))"
+        )
+        raise AssertionError(f"no remote picture within 20 s; remote videos: {videos}; the page logged:\n"
+                             + "\n".join(page.console_lines)) from None
 
 
 def test_video_drag_and_drop_and_timer(people, daphne, new_page, celery_worker):  # noqa: F811

@@ -2,8 +2,6 @@
 on both, their room groups follow, and signalling is refused on either process the moment the
 move is heard there."""
 
-import json
-
 import pytest
 from channels.db import database_sync_to_async
 
@@ -51,7 +49,7 @@ async def test_move_and_signalling_across_two_processes(event, people, daphne):
             {"candidate": {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {50000 + n} typ host"}} for n in range(8)
         ]
         for body in burst:
-            await bob.ws.send(json.dumps({"type": "rooms.signal", "data": {"to": pa, **body}}))  # no id: no reply
+            await bob.notify("rooms.signal", {"to": pa, **body})
         received = [await alice.wait_push("rooms.signal") for _ in burst]
 
         def what(signal):
